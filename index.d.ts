@@ -1,0 +1,130 @@
+// Type definitions for simple-sse-rs: the simple-sse 0.0.3 API on a Rust core.
+
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+declare namespace sse {
+  /** A room name. Compared strictly: `1` and `"1"` are different rooms. `"*"` means every client. */
+  type Room = string | number
+
+  /** Data of an event: strings are sent as they are, numbers/booleans/bigints as text, objects and `null` as JSON. */
+  type Data = string | number | boolean | bigint | object | null
+
+  /** The minimal request `add` needs (a `node:http` IncomingMessage or an Express `req`). */
+  interface RequestLike {
+    socket?: { setTimeout(ms: number): unknown }
+    connection?: { addListener(event: 'close', listener: () => void): unknown }
+  }
+
+  /** The minimal response `add` needs (a `node:http` ServerResponse, an Express `res`, Fastify's `reply.raw`). */
+  interface ResponseLike {
+    writeHead(status: number, headers: Record<string, string>): unknown
+    write?(chunk: string | Uint8Array, ...rest: unknown[]): boolean
+    end?(...args: unknown[]): unknown
+    /** Set by the `compression` middleware; called after every write. */
+    flush?(): void
+  }
+
+  /** A connected SSE client. The same object is in `clients` and returned by `getClient`. */
+  class Client<Res extends ResponseLike = ServerResponse> {
+    private constructor()
+    /** 0, 1, 2… in add order; never reused. */
+    readonly id: number
+    /** The rooms the client is in, in join order (a fresh array on each read). Assigning leaves all rooms and joins these. */
+    rooms: Room[]
+    /** The response passed to `add`. */
+    readonly res: Res
+  }
+
+  /** A client object or its numeric id. */
+  type ClientRef = Client<any> | number
+
+  interface DropInfo {
+    /** Why the client was dropped: it did not read fast enough. */
+    reason: 'slow'
+    /** The cap it passed. */
+    maxPendingBytes: number
+  }
+
+  interface RedisStatus {
+    /** `'down'` when the connection to Redis was lost, `'up'` when it is back (resubscribed). */
+    status: 'up' | 'down'
+    detail: string
+  }
+
+  interface RedisOptions {
+    /** `redis://host:port[/db]` */
+    url: string
+    /** Channel namespace shared by the processes that should see each other's broadcasts. Default `"simple-sse"`. */
+    prefix?: string
+  }
+
+  interface Stats {
+    /** Connected clients. */
+    clients: number
+    /** Every non-empty room and its member count. */
+    rooms: Array<{ room: Room; members: number }>
+    /** Frames queued: events, retries and heartbeats. */
+    eventsSent: number
+    /** Bytes handed to the responses. */
+    bytesSent: number
+    /** Clients dropped for passing `maxPendingBytes`. */
+    dropped: number
+    maxPendingBytes: number
+  }
+
+  interface SimpleSSE extends EventEmitter {
+    /** The live clients in add order. The same array for the life of the process: read it, don't change it. */
+    readonly clients: readonly Client<any>[]
+    /** Heartbeat interval in ms (default 20000); `0` turns the heartbeat off. Takes effect at once. */
+    heartbeat: number
+    /** Bytes that may wait for one client before it is dropped (default 1 MiB). */
+    maxPendingBytes: number
+
+    /** The client with this id, or `null`. */
+    getClient(id: number): Client<any> | null
+    /**
+     * Registers an SSE client: turns the socket timeout off, writes the event-stream
+     * headers, removes the client when the connection closes and starts the heartbeat.
+     */
+    add<Res extends ResponseLike>(req: RequestLike, res: Res): Client<Res>
+    /** Forgets a client (the connection stays open). Returns false when it was not registered; never throws for an unknown id. */
+    remove(client: ClientRef): boolean
+    /** Joins a room; `false` when already in it (always for `"*"`). Throws for an unknown id. */
+    join(client: ClientRef, room: Room): boolean
+    /** Leaves a room, or every room when `room` is omitted, `null` or `"*"`. */
+    leave(client: ClientRef, room?: Room | null): void
+    /** Whether the client is in the room; always true for `"*"`. */
+    in(client: ClientRef, room: Room): boolean
+    /** Sends `data` (no `event:` line). Nothing is sent when `data` is undefined. */
+    send(client: ClientRef, data?: Data): void
+    /** Sends `data` as event `event` (which must not contain `\r` or `\n`). */
+    send(client: ClientRef, event: string | number | null | undefined, data: Data): void
+    /** Sends `data` to every member of `room` (`"*"`: every client). */
+    broadcast(room: Room, data?: Data): void
+    broadcast(room: Room, event: string | number | null | undefined, data: Data): void
+    /** Tells the client to wait `retry` ms before reconnecting (`id: N\nretry: ms\n\n`). */
+    setRetry(client: ClientRef, retry: number): void
+    /** Writes `:heartbeat signal\n\n` to every client now. */
+    sendHeartbeat(): void
+    /** Graceful shutdown: writes what is pending, ends every response, stops the heartbeat, empties the registry. */
+    close(): void
+    /** Counters for dashboards and tests. */
+    stats(): Stats
+    /** Shares broadcasts with other processes through Redis pub/sub; resolves once subscribed. */
+    useRedis(options: string | RedisOptions): Promise<void>
+    /** Stops sharing broadcasts through Redis. */
+    closeRedis(): Promise<void>
+    Client: typeof Client
+
+    on(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
+    on(event: 'redis', listener: (status: RedisStatus) => void): this
+    on(event: string | symbol, listener: (...args: any[]) => void): this
+    once(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
+    once(event: 'redis', listener: (status: RedisStatus) => void): this
+    once(event: string | symbol, listener: (...args: any[]) => void): this
+  }
+}
+
+declare const sse: sse.SimpleSSE
+export = sse

@@ -1,0 +1,23 @@
+// ESM entry: the same instance as require('simple-sse-rs'), so both share one registry.
+import sse from './index.js'
+
+export default sse
+export const {
+  clients,
+  getClient,
+  add,
+  remove,
+  join,
+  leave,
+  send,
+  broadcast,
+  setRetry,
+  sendHeartbeat,
+  close,
+  stats,
+  useRedis,
+  closeRedis,
+  Client,
+} = sse
+const isIn = sse.in
+export { isIn as in }

@@ -1,0 +1,14 @@
+//! simple-sse-rs: the Rust core of a drop-in replacement for the npm package `simple-sse`.
+//!
+//! - `frame`: SSE frame encoding;
+//! - `registry`: clients, rooms and the room index;
+//! - `delivery`: per-client pending bytes, caps, backpressure and batches;
+//! - `hub`: the napi surface that `index.js` drives;
+//! - `redis`: broadcasts shared between processes through Redis pub/sub.
+#![deny(clippy::all)]
+
+pub mod delivery;
+pub mod frame;
+pub mod hub;
+pub mod redis;
+pub mod registry;
