@@ -17,262 +17,262 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 
 #[derive(Default)]
 pub struct Outbox {
-  buf: Vec<u8>,
-  queued: bool,
-  paused: bool,
-  dropped: bool,
+    buf: Vec<u8>,
+    queued: bool,
+    paused: bool,
+    dropped: bool,
 }
 
 impl Outbox {
-  pub fn pending(&self) -> usize {
-    self.buf.len()
-  }
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct Counters {
-  /// Frames (events, retries, heartbeats) queued.
-  pub frames: u64,
-  /// Bytes handed to JavaScript to write.
-  pub bytes: u64,
-  /// Clients dropped for passing the cap.
-  pub dropped: u64,
+    /// Frames (events, retries, heartbeats) queued.
+    pub frames: u64,
+    /// Bytes handed to JavaScript to write.
+    pub bytes: u64,
+    /// Clients dropped for passing the cap.
+    pub dropped: u64,
 }
 
 /// What one drain hands to JavaScript.
 #[derive(Default, Debug)]
 pub struct Batch {
-  pub data: Vec<u8>,
-  /// `(client id, end offset in data)` pairs; each client's bytes start where the previous ended.
-  pub index: Vec<u32>,
-  /// Clients dropped since the last drain.
-  pub dropped: Vec<u32>,
+    pub data: Vec<u8>,
+    /// `(client id, end offset in data)` pairs; each client's bytes start where the previous ended.
+    pub index: Vec<u32>,
+    /// Clients dropped since the last drain.
+    pub dropped: Vec<u32>,
 }
 
 impl Batch {
-  pub fn is_empty(&self) -> bool {
-    self.index.is_empty() && self.dropped.is_empty()
-  }
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty() && self.dropped.is_empty()
+    }
 }
 
 pub struct Delivery {
-  dirty: Vec<u32>,
-  dropped: Vec<u32>,
-  max_pending: usize,
-  pub counters: Counters,
+    dirty: Vec<u32>,
+    dropped: Vec<u32>,
+    max_pending: usize,
+    pub counters: Counters,
 }
 
 impl Default for Delivery {
-  fn default() -> Self {
-    Delivery {
-      dirty: Vec::new(),
-      dropped: Vec::new(),
-      max_pending: DEFAULT_MAX_PENDING,
-      counters: Counters::default(),
+    fn default() -> Self {
+        Delivery {
+            dirty: Vec::new(),
+            dropped: Vec::new(),
+            max_pending: DEFAULT_MAX_PENDING,
+            counters: Counters::default(),
+        }
     }
-  }
 }
 
 /// The longest `id: N\n` line: 4 + 10 digits + 1.
 pub const MAX_ID_LINE: usize = 15;
 
 impl Delivery {
-  pub fn max_pending(&self) -> usize {
-    self.max_pending
-  }
-
-  pub fn set_max_pending(&mut self, bytes: usize) {
-    self.max_pending = bytes;
-  }
-
-  /// Appends one frame built by `write` (at most `len` bytes) to a client's outbox.
-  /// Returns true when the client became dirty or was dropped, i.e. JS must run.
-  pub fn push(
-    &mut self,
-    id: u32,
-    outbox: &mut Outbox,
-    len: usize,
-    write: impl FnOnce(&mut Vec<u8>),
-  ) -> bool {
-    if outbox.dropped {
-      return false;
+    pub fn max_pending(&self) -> usize {
+        self.max_pending
     }
-    if outbox.buf.len().saturating_add(len) > self.max_pending {
-      outbox.dropped = true;
-      outbox.buf = Vec::new();
-      self.dropped.push(id);
-      self.counters.dropped += 1;
-      return true;
-    }
-    write(&mut outbox.buf);
-    self.counters.frames += 1;
-    if outbox.queued || outbox.paused {
-      return false;
-    }
-    outbox.queued = true;
-    self.dirty.push(id);
-    true
-  }
 
-  /// Stops handing this client's bytes to JS until `resume`.
-  pub fn pause(outbox: &mut Outbox) {
-    outbox.paused = true;
-  }
-
-  /// Returns true when the client has bytes waiting and JS must run.
-  pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
-    outbox.paused = false;
-    if outbox.queued || outbox.dropped || outbox.buf.is_empty() {
-      return false;
+    pub fn set_max_pending(&mut self, bytes: usize) {
+        self.max_pending = bytes;
     }
-    outbox.queued = true;
-    self.dirty.push(id);
-    true
-  }
 
-  /// Takes everything queued for one client, paused or not (for a direct write or end).
-  pub fn take(&mut self, outbox: &mut Outbox) -> Vec<u8> {
-    let taken = std::mem::take(&mut outbox.buf);
-    self.counters.bytes += taken.len() as u64;
-    taken
-  }
-
-  /// Collects every dirty client's bytes into one batch.
-  pub fn drain(&mut self, reg: &mut Registry<Outbox>) -> Batch {
-    let mut batch = Batch {
-      dropped: std::mem::take(&mut self.dropped),
-      ..Batch::default()
-    };
-    let mut dirty = std::mem::take(&mut self.dirty);
-    let size: usize = dirty
-      .iter()
-      .filter_map(|id| reg.get_mut(*id).map(|o| o.buf.len()))
-      .sum();
-    batch.data.reserve_exact(size.min(u32::MAX as usize));
-    batch.index.reserve(dirty.len() * 2);
-    let mut left = Vec::new();
-    for id in dirty.drain(..) {
-      let Some(outbox) = reg.get_mut(id) else {
-        continue;
-      };
-      if outbox.buf.is_empty() || outbox.paused || outbox.dropped {
-        outbox.queued = false;
-        continue;
-      }
-      let end = batch.data.len() + outbox.buf.len();
-      let Ok(end32) = u32::try_from(end) else {
-        // A batch is indexed with u32 offsets: what does not fit waits for the next one.
-        left.push(id);
-        continue;
-      };
-      outbox.queued = false;
-      batch.data.extend_from_slice(&outbox.buf);
-      outbox.buf.clear();
-      if outbox.buf.capacity() > KEEP_CAPACITY {
-        outbox.buf = Vec::new();
-      }
-      batch.index.push(id);
-      batch.index.push(end32);
+    /// Appends one frame built by `write` (at most `len` bytes) to a client's outbox.
+    /// Returns true when the client became dirty or was dropped, i.e. JS must run.
+    pub fn push(
+        &mut self,
+        id: u32,
+        outbox: &mut Outbox,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
+        if outbox.dropped {
+            return false;
+        }
+        if outbox.buf.len().saturating_add(len) > self.max_pending {
+            outbox.dropped = true;
+            outbox.buf = Vec::new();
+            self.dropped.push(id);
+            self.counters.dropped += 1;
+            return true;
+        }
+        write(&mut outbox.buf);
+        self.counters.frames += 1;
+        if outbox.queued || outbox.paused {
+            return false;
+        }
+        outbox.queued = true;
+        self.dirty.push(id);
+        true
     }
-    self.dirty = left;
-    if self.dirty.capacity() == 0 {
-      self.dirty = dirty;
-    }
-    self.counters.bytes += batch.data.len() as u64;
-    batch
-  }
 
-  /// True when a drain would hand JS something.
-  pub fn has_work(&self) -> bool {
-    !self.dirty.is_empty() || !self.dropped.is_empty()
-  }
+    /// Stops handing this client's bytes to JS until `resume`.
+    pub fn pause(outbox: &mut Outbox) {
+        outbox.paused = true;
+    }
+
+    /// Returns true when the client has bytes waiting and JS must run.
+    pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
+        outbox.paused = false;
+        if outbox.queued || outbox.dropped || outbox.buf.is_empty() {
+            return false;
+        }
+        outbox.queued = true;
+        self.dirty.push(id);
+        true
+    }
+
+    /// Takes everything queued for one client, paused or not (for a direct write or end).
+    pub fn take(&mut self, outbox: &mut Outbox) -> Vec<u8> {
+        let taken = std::mem::take(&mut outbox.buf);
+        self.counters.bytes += taken.len() as u64;
+        taken
+    }
+
+    /// Collects every dirty client's bytes into one batch.
+    pub fn drain(&mut self, reg: &mut Registry<Outbox>) -> Batch {
+        let mut batch = Batch {
+            dropped: std::mem::take(&mut self.dropped),
+            ..Batch::default()
+        };
+        let mut dirty = std::mem::take(&mut self.dirty);
+        let size: usize = dirty
+            .iter()
+            .filter_map(|id| reg.get_mut(*id).map(|o| o.buf.len()))
+            .sum();
+        batch.data.reserve_exact(size.min(u32::MAX as usize));
+        batch.index.reserve(dirty.len() * 2);
+        let mut left = Vec::new();
+        for id in dirty.drain(..) {
+            let Some(outbox) = reg.get_mut(id) else {
+                continue;
+            };
+            if outbox.buf.is_empty() || outbox.paused || outbox.dropped {
+                outbox.queued = false;
+                continue;
+            }
+            let end = batch.data.len() + outbox.buf.len();
+            let Ok(end32) = u32::try_from(end) else {
+                // A batch is indexed with u32 offsets: what does not fit waits for the next one.
+                left.push(id);
+                continue;
+            };
+            outbox.queued = false;
+            batch.data.extend_from_slice(&outbox.buf);
+            outbox.buf.clear();
+            if outbox.buf.capacity() > KEEP_CAPACITY {
+                outbox.buf = Vec::new();
+            }
+            batch.index.push(id);
+            batch.index.push(end32);
+        }
+        self.dirty = left;
+        if self.dirty.capacity() == 0 {
+            self.dirty = dirty;
+        }
+        self.counters.bytes += batch.data.len() as u64;
+        batch
+    }
+
+    /// True when a drain would hand JS something.
+    pub fn has_work(&self) -> bool {
+        !self.dirty.is_empty() || !self.dropped.is_empty()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-  use super::*;
+    use super::*;
 
-  fn setup(n: usize) -> (Registry<Outbox>, Delivery, Vec<u32>) {
-    let mut reg = Registry::default();
-    let ids = (0..n).filter_map(|_| reg.add(Outbox::default())).collect();
-    (reg, Delivery::default(), ids)
-  }
+    fn setup(n: usize) -> (Registry<Outbox>, Delivery, Vec<u32>) {
+        let mut reg = Registry::default();
+        let ids = (0..n).filter_map(|_| reg.add(Outbox::default())).collect();
+        (reg, Delivery::default(), ids)
+    }
 
-  fn push(d: &mut Delivery, reg: &mut Registry<Outbox>, id: u32, bytes: &[u8]) -> bool {
-    let outbox = reg.get_mut(id).expect("client");
-    d.push(id, outbox, bytes.len(), |buf| buf.extend_from_slice(bytes))
-  }
+    fn push(d: &mut Delivery, reg: &mut Registry<Outbox>, id: u32, bytes: &[u8]) -> bool {
+        let outbox = reg.get_mut(id).expect("client");
+        d.push(id, outbox, bytes.len(), |buf| buf.extend_from_slice(bytes))
+    }
 
-  fn split(batch: &Batch) -> Vec<(u32, &[u8])> {
-    let mut start = 0;
-    batch
-      .index
-      .chunks(2)
-      .map(|pair| {
-        let end = pair[1] as usize;
-        let part = (pair[0], &batch.data[start..end]);
-        start = end;
-        part
-      })
-      .collect()
-  }
+    fn split(batch: &Batch) -> Vec<(u32, &[u8])> {
+        let mut start = 0;
+        batch
+            .index
+            .chunks(2)
+            .map(|pair| {
+                let end = pair[1] as usize;
+                let part = (pair[0], &batch.data[start..end]);
+                start = end;
+                part
+            })
+            .collect()
+    }
 
-  #[test]
-  fn one_part_per_client_in_order() {
-    let (mut reg, mut d, ids) = setup(2);
-    assert!(push(&mut d, &mut reg, ids[1], b"a"));
-    assert!(push(&mut d, &mut reg, ids[0], b"b"));
-    assert!(!push(&mut d, &mut reg, ids[1], b"c"));
-    let batch = d.drain(&mut reg);
-    assert_eq!(split(&batch), vec![(1, &b"ac"[..]), (0, &b"b"[..])]);
-    assert!(!d.has_work());
-    assert!(d.drain(&mut reg).is_empty());
-    assert_eq!(d.counters.frames, 3);
-    assert_eq!(d.counters.bytes, 3);
-  }
+    #[test]
+    fn one_part_per_client_in_order() {
+        let (mut reg, mut d, ids) = setup(2);
+        assert!(push(&mut d, &mut reg, ids[1], b"a"));
+        assert!(push(&mut d, &mut reg, ids[0], b"b"));
+        assert!(!push(&mut d, &mut reg, ids[1], b"c"));
+        let batch = d.drain(&mut reg);
+        assert_eq!(split(&batch), vec![(1, &b"ac"[..]), (0, &b"b"[..])]);
+        assert!(!d.has_work());
+        assert!(d.drain(&mut reg).is_empty());
+        assert_eq!(d.counters.frames, 3);
+        assert_eq!(d.counters.bytes, 3);
+    }
 
-  #[test]
-  fn paused_clients_keep_their_bytes_until_resumed() {
-    let (mut reg, mut d, ids) = setup(1);
-    Delivery::pause(reg.get_mut(ids[0]).expect("client"));
-    assert!(!push(&mut d, &mut reg, ids[0], b"x"));
-    assert!(d.drain(&mut reg).is_empty());
-    assert!(d.resume(ids[0], reg.get_mut(ids[0]).expect("client")));
-    push(&mut d, &mut reg, ids[0], b"y");
-    assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"xy"[..])]);
-  }
+    #[test]
+    fn paused_clients_keep_their_bytes_until_resumed() {
+        let (mut reg, mut d, ids) = setup(1);
+        Delivery::pause(reg.get_mut(ids[0]).expect("client"));
+        assert!(!push(&mut d, &mut reg, ids[0], b"x"));
+        assert!(d.drain(&mut reg).is_empty());
+        assert!(d.resume(ids[0], reg.get_mut(ids[0]).expect("client")));
+        push(&mut d, &mut reg, ids[0], b"y");
+        assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"xy"[..])]);
+    }
 
-  #[test]
-  fn over_the_cap_drops_once() {
-    let (mut reg, mut d, ids) = setup(2);
-    d.set_max_pending(4);
-    push(&mut d, &mut reg, ids[0], b"abc");
-    push(&mut d, &mut reg, ids[1], b"abc");
-    assert!(push(&mut d, &mut reg, ids[0], b"de"));
-    assert!(!push(&mut d, &mut reg, ids[0], b"f"));
-    let batch = d.drain(&mut reg);
-    assert_eq!(batch.dropped, vec![0]);
-    assert_eq!(split(&batch), vec![(1, &b"abc"[..])]);
-    assert_eq!(reg.get_mut(ids[0]).expect("client").pending(), 0);
-    assert_eq!(d.counters.dropped, 1);
-  }
+    #[test]
+    fn over_the_cap_drops_once() {
+        let (mut reg, mut d, ids) = setup(2);
+        d.set_max_pending(4);
+        push(&mut d, &mut reg, ids[0], b"abc");
+        push(&mut d, &mut reg, ids[1], b"abc");
+        assert!(push(&mut d, &mut reg, ids[0], b"de"));
+        assert!(!push(&mut d, &mut reg, ids[0], b"f"));
+        let batch = d.drain(&mut reg);
+        assert_eq!(batch.dropped, vec![0]);
+        assert_eq!(split(&batch), vec![(1, &b"abc"[..])]);
+        assert_eq!(reg.get_mut(ids[0]).expect("client").pending(), 0);
+        assert_eq!(d.counters.dropped, 1);
+    }
 
-  #[test]
-  fn take_empties_the_outbox_and_drain_skips_it() {
-    let (mut reg, mut d, ids) = setup(1);
-    push(&mut d, &mut reg, ids[0], b"x");
-    assert_eq!(d.take(reg.get_mut(ids[0]).expect("client")), b"x");
-    assert!(d.drain(&mut reg).is_empty());
-    push(&mut d, &mut reg, ids[0], b"z");
-    assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"z"[..])]);
-  }
+    #[test]
+    fn take_empties_the_outbox_and_drain_skips_it() {
+        let (mut reg, mut d, ids) = setup(1);
+        push(&mut d, &mut reg, ids[0], b"x");
+        assert_eq!(d.take(reg.get_mut(ids[0]).expect("client")), b"x");
+        assert!(d.drain(&mut reg).is_empty());
+        push(&mut d, &mut reg, ids[0], b"z");
+        assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"z"[..])]);
+    }
 
-  #[test]
-  fn removed_clients_are_skipped() {
-    let (mut reg, mut d, ids) = setup(2);
-    push(&mut d, &mut reg, ids[0], b"x");
-    push(&mut d, &mut reg, ids[1], b"y");
-    reg.remove(ids[0]);
-    assert_eq!(split(&d.drain(&mut reg)), vec![(1, &b"y"[..])]);
-  }
+    #[test]
+    fn removed_clients_are_skipped() {
+        let (mut reg, mut d, ids) = setup(2);
+        push(&mut d, &mut reg, ids[0], b"x");
+        push(&mut d, &mut reg, ids[1], b"y");
+        reg.remove(ids[0]);
+        assert_eq!(split(&d.drain(&mut reg)), vec![(1, &b"y"[..])]);
+    }
 }
