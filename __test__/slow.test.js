@@ -1,0 +1,256 @@
+'use strict'
+// Slow consumers: a client that stops reading is dropped (and only it), the server's
+// memory stays bounded while ~50 MB is broadcast, the pending-bytes cap is settable,
+// and backpressure (res.write returning false) keeps frames queued, in order, until 'drain'.
+
+const { test, after } = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const sse = require('..')
+const { sseServer, connect, within } = require('./helpers')
+const { streamClient, runNode, turn } = require('./fixtures/rel-helpers')
+
+const MiB = 1024 * 1024
+const DEFAULT_CAP = MiB
+
+after(() => sse.close())
+
+test('maxPendingBytes defaults to 1 MiB and refuses bad values with RangeError', () => {
+  assert.equal(sse.maxPendingBytes, DEFAULT_CAP)
+  assert.equal(sse.stats().maxPendingBytes, DEFAULT_CAP)
+  for (const bad of [0, -1, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, '1024', null, undefined, {}, [], true, 10n]) {
+    assert.throws(() => {
+      sse.maxPendingBytes = bad
+    }, RangeError, String(bad))
+  }
+  assert.equal(sse.maxPendingBytes, DEFAULT_CAP, 'a refused value changes nothing')
+  sse.maxPendingBytes = 1
+  assert.equal(sse.maxPendingBytes, 1)
+  sse.maxPendingBytes = DEFAULT_CAP
+})
+
+test('with a small cap, only the client that passes it is dropped', async (t) => {
+  const srv = await sseServer(sse)
+  t.after(() => srv.close())
+  const [rawSmall, small] = await srv.open()
+  const [rawBig, big] = await srv.open()
+  const dropped = sse.stats().dropped
+  sse.maxPendingBytes = 4096
+  t.after(() => {
+    sse.maxPendingBytes = DEFAULT_CAP
+  })
+  assert.equal(sse.stats().maxPendingBytes, 4096)
+
+  const drops = []
+  const onDrop = (client, info) => drops.push({ client, info, listed: sse.clients.includes(client) })
+  sse.on('drop', onDrop)
+  t.after(() => sse.off('drop', onDrop))
+
+  // Under the cap in one turn: delivered. Then 5,000 bytes for `big` in one turn: over it.
+  sse.broadcast('*', 'a'.repeat(1000))
+  sse.send(small, 'b'.repeat(2000))
+  for (let i = 0; i < 5; i++) sse.send(big, String(i).repeat(1000))
+  await within(rawBig.closed(), 5000, 'the dropped client is disconnected')
+
+  assert.equal(drops.length, 1)
+  assert.equal(drops[0].client, big)
+  assert.deepEqual(drops[0].info, { reason: 'slow', maxPendingBytes: 4096 })
+  assert.equal(drops[0].listed, false, 'already out of sse.clients when "drop" is emitted')
+  assert.ok(!sse.clients.includes(big))
+  assert.equal(sse.getClient(big.id), null)
+  assert.equal(sse.stats().dropped, dropped + 1)
+  assert.ok(!rawBig.text.includes('data: 0000'), 'none of the frames past the cap was written')
+
+  // The other client is untouched and still served.
+  sse.send(small, 'still here')
+  const text = await rawSmall.until('data: still here\n\n')
+  assert.equal(text, `id: ${small.id}\ndata: ${'a'.repeat(1000)}\n\nid: ${small.id}\ndata: ${'b'.repeat(2000)}\n\nid: ${small.id}\ndata: still here\n\n`)
+  assert.ok(sse.clients.includes(small))
+  rawSmall.close()
+})
+
+/** Checks that `events` carry data "0", "1", ... "n-1": all there, in order, none twice. */
+function assertSequence(events, n, prefix = '') {
+  assert.equal(events.length, n)
+  events.forEach((e, i) => {
+    if (e.data.split(':')[0] !== prefix + i) assert.fail(`event ${i} is ${JSON.stringify(e.data.slice(0, 40))}`)
+  })
+}
+
+test('write returning false keeps frames queued, in order, until drain', async (t) => {
+  const writes = []
+  let refuseNext = true
+  const srv = await sseServer(sse)
+  // Wrap write before add: the first frame write "fails" (returns false), as on a full socket.
+  srv.server.prependListener('request', (req, res) => {
+    const write = res.write
+    res.write = function (chunk, ...rest) {
+      const ok = write.call(this, chunk, ...rest)
+      writes.push(Buffer.byteLength(chunk))
+      if (refuseNext) {
+        refuseNext = false
+        return false
+      }
+      return ok
+    }
+  })
+  t.after(() => srv.close())
+  const stream = await streamClient(srv.port)
+  const client = srv.added.at(-1)
+
+  sse.send(client, '0')
+  await stream.until(1)
+  assert.equal(writes.length, 1, 'one write, which returned false')
+  // Frames sent now, over several turns, must wait for 'drain'.
+  for (let i = 1; i <= 50; i++) {
+    sse.send(client, String(i))
+    if (i % 10 === 0) await turn()
+  }
+  await turn()
+  await turn()
+  assert.equal(writes.length, 1, 'nothing written while paused')
+  assert.equal(stream.count, 1)
+
+  client.res.emit('drain')
+  await stream.until(51)
+  assertSequence(stream.events, 51)
+  assert.ok(writes.length >= 2)
+  sse.send(client, '51')
+  await stream.until(52)
+  assertSequence(stream.events, 52)
+  stream.close()
+})
+
+test('a real socket that stops reading: frames wait, then arrive in order, none duplicated', async (t) => {
+  const srv = await sseServer(sse)
+  let refused = 0
+  srv.server.prependListener('request', (req, res) => {
+    const write = res.write
+    res.write = function (...args) {
+      const ok = write.apply(this, args)
+      if (ok === false) refused++
+      return ok
+    }
+  })
+  t.after(() => srv.close())
+  const droppedBefore = sse.stats().dropped
+  sse.maxPendingBytes = 64 * MiB
+  t.after(() => {
+    sse.maxPendingBytes = DEFAULT_CAP
+  })
+  const stream = await streamClient(srv.port)
+  const client = srv.added.at(-1)
+  stream.res.pause()
+
+  const payload = 'p'.repeat(32 * 1024)
+  let n = 0
+  const burst = async () => {
+    for (let i = 0; i < 16; i++) sse.send(client, `${n++}:${payload}`)
+    await turn()
+  }
+  // Fill the socket until the server sees backpressure, then queue more behind it.
+  while (refused === 0) {
+    await burst()
+    if (n > 4000) assert.fail('res.write never returned false (128 MB written to a paused reader)')
+  }
+  for (let i = 0; i < 10; i++) await burst()
+  assert.equal(stream.count, 0, 'the paused reader has parsed nothing yet')
+  assert.ok(sse.clients.includes(client), 'a paused client under the cap is kept')
+
+  stream.res.resume()
+  await stream.until(n, 20000)
+  assertSequence(stream.events, n)
+  assert.equal(sse.stats().dropped, droppedBefore, 'a paused client under the cap is never dropped')
+  stream.close()
+})
+
+test('one stalled client among fast ones while ~50 MB is broadcast: dropped alone, memory bounded', async (t) => {
+  const PAYLOAD = 16 * 1024
+  const TOTAL = 50 * 1000 * 1000
+  const EVENTS = Math.ceil(TOTAL / PAYLOAD) // 3052 events
+  const BURST = 16 // events per broadcast turn (256 KiB)
+  const FAST = 3
+
+  let port
+  let child
+  const listening = new Promise((resolve) => {
+    port = resolve
+  })
+  const replies = new Map() // type -> resolve
+  const reply = (type) => new Promise((resolve) => replies.set(type, resolve))
+  const run = runNode(path.join(__dirname, 'fixtures', 'rel-slow-server.js'), [], {
+    execArgv: ['--expose-gc'],
+    env: { PAYLOAD: String(PAYLOAD) },
+    timeoutMs: 30000,
+    onMessage(msg, proc) {
+      child = proc
+      if (msg.type === 'listening') port(msg.port)
+      const resolve = replies.get(msg.type)
+      if (resolve) {
+        replies.delete(msg.type)
+        resolve(msg)
+      }
+    },
+  })
+  const serverPort = await within(listening, 10000, 'the child server listens')
+
+  const fast = []
+  const errors = []
+  for (let i = 0; i < FAST; i++) {
+    let next = 0
+    const onEvent = (e) => {
+      const want = `${next}:`
+      if (!e.data.startsWith(want) || e.data.length !== PAYLOAD) errors.push(`fast ${i}: event ${next} is ${e.data.slice(0, 20)}… (${e.data.length} chars)`)
+      next++
+    }
+    fast.push(await streamClient(serverPort, '/', { keep: false, onEvent }))
+  }
+  const stalled = await connect(serverPort, '/stalled')
+  stalled.socket.pause()
+  t.after(() => {
+    for (const f of fast) f.close()
+    stalled.close()
+  })
+
+  const baseline = reply('baseline')
+  child.send({ type: 'baseline' })
+  const { rss: baselineRss } = await baseline
+
+  // Keep at most two bursts (512 KiB) unread by the fast clients: a fast reader never nears the cap.
+  for (let sent = 0; sent < EVENTS; sent += BURST) {
+    const waitFor = Math.max(0, sent - BURST)
+    await Promise.all(fast.map((f) => f.until(waitFor, 10000)))
+    child.send({ type: 'burst', n: Math.min(BURST, EVENTS - sent) })
+  }
+  await Promise.all(fast.map((f) => f.until(EVENTS, 10000)))
+
+  const reportP = reply('report')
+  child.send({ type: 'report' })
+  const report = await reportP
+  child.send({ type: 'exit' })
+  for (const f of fast) f.close()
+  stalled.close()
+  const exit = await run
+
+  assert.deepEqual(errors, [], 'fast clients got every event intact and in order')
+  for (const f of fast) assert.equal(f.count, EVENTS)
+  assert.equal(report.sent, EVENTS)
+  assert.equal(report.drops.length, 1, `exactly one drop: ${JSON.stringify(report.drops)}`)
+  assert.deepEqual(report.drops[0], {
+    id: report.stalledId,
+    stalled: true,
+    isClient: true,
+    stillListed: false,
+    inRegistry: false,
+    info: { reason: 'slow', maxPendingBytes: DEFAULT_CAP },
+  })
+  assert.ok(!report.clients.includes(report.stalledId), 'the stalled client left sse.clients')
+  assert.equal(report.clients.length, FAST)
+  assert.equal(report.stats.dropped, 1)
+  assert.equal(report.stats.clients, FAST)
+  const growth = report.peakRss - baselineRss
+  assert.ok(growth < 64 * MiB, `server RSS grew by ${(growth / MiB).toFixed(1)} MiB while ${TOTAL / 1e6} MB × ${FAST + 1} clients were sent`)
+  assert.equal(exit.code, 0, exit.stderr)
+  assert.equal(exit.stderr, '')
+  t.diagnostic(`server RSS growth ${(growth / MiB).toFixed(1)} MiB; stalled client read ${stalled.raw.length} bytes`)
+})
