@@ -1,7 +1,7 @@
 // Type definitions for simple-sse-rs: the simple-sse 0.0.3 API on a Rust core.
 
 import type { EventEmitter } from 'node:events'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 
 declare namespace sse {
   /** A room name. Compared strictly: `1` and `"1"` are different rooms. `"*"` means every client. */
@@ -25,15 +25,24 @@ declare namespace sse {
     flush?(): void
   }
 
-  /** A connected SSE client. The same object is in `clients` and returned by `getClient`. */
-  class Client<Res extends ResponseLike = ServerResponse> {
-    private constructor()
+  /**
+   * A connected SSE client. The same object is in `clients` and returned by `getClient`.
+   * (An interface, not a class, so that this namespace stays type-only and merges with
+   * the `sse` value below: that is what lets named imports and `import =` both work.)
+   */
+  interface Client<Res extends ResponseLike = ServerResponse> {
     /** 0, 1, 2… in add order; never reused. */
     readonly id: number
     /** The rooms the client is in, in join order (a fresh array on each read). Assigning leaves all rooms and joins these. */
     rooms: Room[]
     /** The response passed to `add`. */
     readonly res: Res
+  }
+
+  /** `sse.Client`: for `instanceof` checks only; clients are made by `add`. */
+  interface ClientConstructor {
+    readonly prototype: Client<any>
+    [Symbol.hasInstance](value: unknown): value is Client<any>
   }
 
   /** A client object or its numeric id. */
@@ -103,8 +112,11 @@ declare namespace sse {
     /** Sends `data` to every member of `room` (`"*"`: every client). */
     broadcast(room: Room, data?: Data): void
     broadcast(room: Room, event: string | number | null | undefined, data: Data): void
-    /** Tells the client to wait `retry` ms before reconnecting (`id: N\nretry: ms\n\n`). */
-    setRetry(client: ClientRef, retry: number): void
+    /**
+     * Tells the client to wait `retry` ms before reconnecting (`id: N\nretry: ms\n\n`).
+     * A whole number >= 0 (a string of digits is accepted, as simple-sse did); anything else is a RangeError.
+     */
+    setRetry(client: ClientRef, retry: number | `${number}`): void
     /** Writes `:heartbeat signal\n\n` to every client now. */
     sendHeartbeat(): void
     /** Graceful shutdown: writes what is pending, ends every response, stops the heartbeat, empties the registry. */
@@ -115,7 +127,8 @@ declare namespace sse {
     useRedis(options: string | RedisOptions): Promise<void>
     /** Stops sharing broadcasts through Redis. */
     closeRedis(): Promise<void>
-    Client: typeof Client
+    /** The class of client objects, for `instanceof`. */
+    readonly Client: ClientConstructor
 
     on(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
     on(event: 'redis', listener: (status: RedisStatus) => void): this
@@ -123,6 +136,9 @@ declare namespace sse {
     once(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
     once(event: 'redis', listener: (status: RedisStatus) => void): this
     once(event: string | symbol, listener: (...args: any[]) => void): this
+    off(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
+    off(event: 'redis', listener: (status: RedisStatus) => void): this
+    off(event: string | symbol, listener: (...args: any[]) => void): this
   }
 }
 
