@@ -1,11 +1,794 @@
-//! Cross-process broadcasts over Redis pub/sub (placeholder until the Redis bridge lands).
+//! Cross-process broadcasts over Redis pub/sub.
+//!
+//! Every process that calls `useRedis` keeps one Redis connection (RESP3, so one
+//! connection both publishes and receives) and subscribes to `<prefix>:broadcast`.
+//! `Hub::broadcast` delivers locally at once, then hands the broadcast to
+//! [`Link::publish`], which only encodes it and appends it to a bounded queue: the
+//! JS thread never waits for Redis. A tokio task owns the connection and does the rest:
+//!
+//! - it publishes the queue in order, in pipelined batches, on one connection, so the
+//!   broadcasts of one process reach every other process in the order they were made;
+//! - it delivers what other processes published to the local members of the room
+//!   (its own messages come back too, and are skipped by their origin id);
+//! - when the connection is lost it reports `down`, reconnects with a capped
+//!   exponential backoff, resubscribes and reports `up`. Local broadcasts never stop.
+//!
+//! Delivery across processes is at most once: what is published while a process is
+//! not subscribed is lost for it, and a batch whose publication failed is not retried
+//! (it may have been published in part). The queue holds at most [`QUEUE_MAX_MESSAGES`]
+//! messages and [`QUEUE_MAX_BYTES`] bytes; when full, the oldest messages are dropped
+//! and counted.
 
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use napi::bindgen_prelude::{spawn, FnArgs, PromiseRaw};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+use parking_lot::Mutex;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, Msg, ProtocolVersion, PushInfo, PushKind};
+use serde_json::Value as Json;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::frame;
+use crate::hub::{Hub, Shared};
 use crate::registry::Room;
 
-/// A live connection to Redis that publishes this process's broadcasts.
-pub struct Link;
+/// Most messages waiting to be published; past it the oldest are dropped.
+pub const QUEUE_MAX_MESSAGES: usize = 10_000;
+/// Most bytes waiting to be published; past it the oldest messages are dropped.
+pub const QUEUE_MAX_BYTES: usize = 16 << 20;
+/// One pipelined round trip publishes at most this many messages…
+const BATCH_MAX_MESSAGES: usize = 512;
+/// …or about this many bytes.
+const BATCH_MAX_BYTES: usize = 1 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// An idle connection is checked with PING this often, to notice a silent network loss.
+const PING_EVERY: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(3);
+/// On `closeRedis`, how long queued messages may take to go out before they are dropped.
+const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// Version tag of the message format.
+const FORMAT: u64 = 1;
+
+/// `onStatus(status, detail)`: unref'd, so it never keeps the process alive.
+type StatusFn =
+    ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
+
+// ---- message format ----------------------------------------------------------
+
+/// One broadcast as it travels through Redis, JSON:
+/// `{"v":1,"o":origin,"r":"room","e":event|null,"d":data}` for a string room, or
+/// `"n":"1.5"` instead of `"r"` for a number room (written as text so that every `f64`,
+/// `Infinity` included, comes back bit for bit).
+#[derive(Debug, PartialEq)]
+pub struct Message {
+    pub origin: String,
+    pub room: Room,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a `str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The JSON text of one broadcast.
+pub fn encode(origin: &str, room: &Room, event: Option<&str>, data: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + origin.len() + 64);
+    out.extend_from_slice(b"{\"v\":1,\"o\":");
+    push_json_str(&mut out, origin);
+    match room {
+        Room::Str(name) => {
+            out.extend_from_slice(b",\"r\":");
+            push_json_str(&mut out, name);
+        }
+        Room::Num(bits) => {
+            out.extend_from_slice(b",\"n\":");
+            push_json_str(&mut out, &number_text(f64::from_bits(*bits)));
+        }
+    }
+    out.extend_from_slice(b",\"e\":");
+    match event {
+        Some(event) => push_json_str(&mut out, event),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"d\":");
+    push_json_str(&mut out, data);
+    out.push(b'}');
+    out
+}
+
+/// Shortest text that parses back to the same `f64`; infinities as in JavaScript.
+fn number_text(n: f64) -> String {
+    if n == f64::INFINITY {
+        "Infinity".to_owned()
+    } else if n == f64::NEG_INFINITY {
+        "-Infinity".to_owned()
+    } else {
+        n.to_string()
+    }
+}
+
+/// A broadcast from its JSON text; `None` for anything else (never panics).
+pub fn decode(bytes: &[u8]) -> Option<Message> {
+    let json: Json = serde_json::from_slice(bytes).ok()?;
+    let obj = json.as_object()?;
+    if obj.get("v")?.as_u64()? != FORMAT {
+        return None;
+    }
+    let room = match (obj.get("r"), obj.get("n")) {
+        (Some(Json::String(name)), None) => Room::string(name),
+        (None, Some(Json::String(text))) => Room::number(text.parse::<f64>().ok()?)?,
+        (None, Some(Json::Number(n))) => Room::number(n.as_f64()?)?,
+        _ => return None,
+    };
+    let event = match obj.get("e") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(event)) => Some(event.clone()),
+        Some(_) => return None,
+    };
+    Some(Message {
+        origin: obj.get("o")?.as_str()?.to_owned(),
+        room,
+        event,
+        data: obj.get("d")?.as_str()?.to_owned(),
+    })
+}
+
+fn random_u64() -> u64 {
+    // Each `RandomState` has fresh random keys: good enough for ids and jitter.
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`, so errors never show a password.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end], &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+// ---- the link: queue and counters shared with the task --------------------------
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    published: AtomicU64,
+    received: AtomicU64,
+    dropped: AtomicU64,
+    invalid: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+struct Inner {
+    origin: String,
+    channel: String,
+    queue: Mutex<Queue>,
+    ready: Notify,
+    counters: Counters,
+    connected: AtomicBool,
+}
+
+impl Inner {
+    /// Takes the next batch to publish, oldest first; empty when nothing waits.
+    fn take_batch(&self) -> Vec<Vec<u8>> {
+        let mut q = self.queue.lock();
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < BATCH_MAX_MESSAGES && bytes < BATCH_MAX_BYTES {
+            let Some(item) = q.items.pop_front() else {
+                break;
+            };
+            bytes += item.len();
+            batch.push(item);
+        }
+        q.bytes -= bytes;
+        batch
+    }
+
+    fn has_queued(&self) -> bool {
+        !self.queue.lock().items.is_empty()
+    }
+
+    fn drop_queued(&self) {
+        let mut q = self.queue.lock();
+        let n = q.items.len() as u64;
+        q.items.clear();
+        q.bytes = 0;
+        self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// This process's share of a Redis channel; lives in `Shared::redis` while in use.
+pub struct Link {
+    inner: Arc<Inner>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
 
 impl Link {
-  /// Publishes one broadcast for the other processes; never blocks the caller.
-  pub fn publish(&self, _room: &Room, _event: Option<&str>, _data: &str) {}
+    /// Publishes one broadcast for the other processes; never blocks the caller.
+    /// When the queue is full the oldest waiting messages are dropped (and counted).
+    pub fn publish(&self, room: &Room, event: Option<&str>, data: &str) {
+        let msg = encode(&self.inner.origin, room, event, data);
+        let mut dropped = 0;
+        {
+            let mut q = self.inner.queue.lock();
+            q.bytes += msg.len();
+            q.items.push_back(msg);
+            while q.items.len() > QUEUE_MAX_MESSAGES
+                || (q.bytes > QUEUE_MAX_BYTES && q.items.len() > 1)
+            {
+                if let Some(old) = q.items.pop_front() {
+                    q.bytes -= old.len();
+                    dropped += 1;
+                }
+            }
+        }
+        if dropped > 0 {
+            self.inner
+                .counters
+                .dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
+        self.inner.ready.notify_one();
+    }
+}
+
+// ---- the task ----------------------------------------------------------------------
+
+/// Everything the connection task needs; it holds the hub weakly, so a hub that is
+/// garbage-collected stops its task.
+struct Ctx {
+    shared: Weak<Shared>,
+    inner: Arc<Inner>,
+    client: redis::Client,
+    shown_url: String,
+    on_status: StatusFn,
+}
+
+type Pushes = mpsc::UnboundedReceiver<PushInfo>;
+
+/// Why a connected session ended.
+enum End {
+    Lost(String),
+    Stopped,
+}
+
+impl Ctx {
+    fn status(&self, status: &str, detail: String) {
+        // `Closing` during teardown: nobody is left to tell.
+        let _ = self.on_status.call(
+            FnArgs::from((status.to_owned(), detail)),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
+    }
+
+    /// Connects, subscribes, and returns the connection with its stream of pushes.
+    async fn connect(&self) -> std::result::Result<(MultiplexedConnection, Pushes), String> {
+        let attempt = async {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_push_sender(tx);
+            let mut conn = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            conn.subscribe(&self.inner.channel).await?;
+            Ok::<_, redis::RedisError>((conn, rx))
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, attempt).await {
+            Ok(Ok(pair)) => Ok(pair),
+            Ok(Err(err)) => Err(explain(&err)),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    }
+
+    /// Delivers a message from another process to the local members of its room.
+    fn deliver(&self, push: PushInfo) -> bool {
+        let Some(shared) = self.shared.upgrade() else {
+            return false;
+        };
+        let Some(msg) = Msg::from_push_info(push) else {
+            return true;
+        };
+        let decoded = decode(msg.get_payload_bytes()).and_then(|m| {
+            let body = frame::body(m.event.as_deref(), &m.data).ok()?;
+            Some((m.origin, m.room, body))
+        });
+        let Some((origin, room, body)) = decoded else {
+            self.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
+            return true;
+        };
+        if origin == self.inner.origin {
+            return true; // our own broadcast, already delivered locally
+        }
+        self.inner.counters.received.fetch_add(1, Ordering::Relaxed);
+        let (_, wake) = shared.state.lock().broadcast(&room, &body);
+        if wake {
+            shared.wake();
+        }
+        true
+    }
+
+    /// Publishes everything queued, batch by batch; a failed batch is dropped.
+    async fn publish_queued(
+        &self,
+        conn: &mut MultiplexedConnection,
+    ) -> std::result::Result<(), String> {
+        loop {
+            let batch = self.take_batch();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let n = batch.len() as u64;
+            let mut pipe = redis::pipe();
+            for msg in &batch {
+                pipe.cmd("PUBLISH")
+                    .arg(&self.inner.channel)
+                    .arg(msg)
+                    .ignore();
+            }
+            if let Err(err) = pipe.query_async::<()>(conn).await {
+                self.inner.counters.dropped.fetch_add(n, Ordering::Relaxed);
+                return Err(format!("publishing failed: {}", explain(&err)));
+            }
+            self.inner
+                .counters
+                .published
+                .fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn take_batch(&self) -> Vec<Vec<u8>> {
+        self.inner.take_batch()
+    }
+
+    /// One connected session: publish, receive and ping until the connection fails.
+    async fn session(&self, conn: &mut MultiplexedConnection, pushes: &mut Pushes) -> End {
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            if self.inner.has_queued() {
+                if let Err(reason) = self.publish_queued(conn).await {
+                    return End::Lost(reason);
+                }
+            }
+            tokio::select! {
+                push = pushes.recv() => match push {
+                    None => return End::Lost("connection closed".to_owned()),
+                    Some(push) if push.kind == PushKind::Disconnection => {
+                        return End::Lost("connection lost".to_owned());
+                    }
+                    Some(push) if push.kind == PushKind::Message => {
+                        if !self.deliver(push) {
+                            return End::Stopped;
+                        }
+                    }
+                    Some(_) => {}
+                },
+                () = self.inner.ready.notified() => {}
+                _ = ping.tick() => {
+                    if let Err(err) = redis::cmd("PING").query_async::<redis::Value>(conn).await {
+                        return End::Lost(format!("PING failed: {}", explain(&err)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reconnects with a capped exponential backoff and jitter; `None` once stopped.
+    async fn reconnect(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<(MultiplexedConnection, Pushes)> {
+        let mut delay = BACKOFF_MIN;
+        let mut attempts = 0u32;
+        loop {
+            // Sleep between delay/2 and delay, so processes do not all come back at once.
+            let half = delay.as_millis() as u64 / 2;
+            let pause = Duration::from_millis(half + random_u64() % (half + 1));
+            tokio::select! {
+                () = stopped(stop) => return None,
+                () = tokio::time::sleep(pause) => {}
+            }
+            attempts += 1;
+            let result = tokio::select! {
+                () = stopped(stop) => return None,
+                result = self.connect() => result,
+            };
+            if let Ok(pair) = result {
+                self.inner
+                    .counters
+                    .reconnects
+                    .fetch_add(1, Ordering::Relaxed);
+                self.status(
+                    "up",
+                    format!(
+                        "reconnected to {} after {attempts} attempt{}",
+                        self.shown_url,
+                        if attempts == 1 { "" } else { "s" }
+                    ),
+                );
+                return Some(pair);
+            }
+            delay = (delay * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// The whole life of a link: first connection (reported through `first`), then
+    /// sessions and reconnections until `closeRedis` (or the hub goes away).
+    async fn run(
+        self,
+        mut stop: watch::Receiver<bool>,
+        first: oneshot::Sender<std::result::Result<(), String>>,
+    ) {
+        let result = tokio::select! {
+            () = stopped(&mut stop) => Err("closeRedis() was called before the connection was made".to_owned()),
+            result = self.connect() => result,
+        };
+        let (mut conn, mut pushes) = match result {
+            Ok(pair) => pair,
+            Err(reason) => {
+                self.forget_link();
+                let _ = first.send(Err(reason));
+                return;
+            }
+        };
+        self.inner.connected.store(true, Ordering::Relaxed);
+        let _ = first.send(Ok(()));
+        loop {
+            let end = tokio::select! {
+                () = stopped(&mut stop) => {
+                    // Give what was broadcast before closeRedis a chance to go out.
+                    let _ = tokio::time::timeout(CLOSE_FLUSH, self.publish_queued(&mut conn)).await;
+                    End::Stopped
+                }
+                end = self.session(&mut conn, &mut pushes) => end,
+            };
+            self.inner.connected.store(false, Ordering::Relaxed);
+            drop(conn);
+            match end {
+                End::Stopped => break,
+                End::Lost(reason) => self.status(
+                    "down",
+                    format!("{reason} ({}); reconnecting", self.shown_url),
+                ),
+            }
+            match self.reconnect(&mut stop).await {
+                Some(pair) => (conn, pushes) = pair,
+                None => break,
+            }
+            self.inner.connected.store(true, Ordering::Relaxed);
+        }
+        self.inner.drop_queued();
+    }
+
+    /// After a failed first connection: the hub goes back to local-only.
+    fn forget_link(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            let mut slot = shared.redis.lock();
+            if slot
+                .as_ref()
+                .is_some_and(|link| Arc::ptr_eq(&link.inner, &self.inner))
+            {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// Resolves once `closeRedis` was called or the link was dropped.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// A Redis error in one line, with a hint when the server is too old for RESP3.
+fn explain(err: &redis::RedisError) -> String {
+    let text = err.to_string();
+    if text.contains("HELLO") {
+        format!("{text} (Redis 6 or later is needed: simple-sse-rs uses RESP3)")
+    } else {
+        text
+    }
+}
+
+fn rejected<'env>(env: &'env Env, reason: String) -> Result<PromiseRaw<'env, ()>> {
+    env.spawn_future(async move { Err::<(), _>(Error::from_reason(reason)) })
+}
+
+// ---- the JS surface ----------------------------------------------------------------
+
+/// Counters of the Redis link (see `Hub::redis_stats`).
+#[napi(object)]
+pub struct RedisStats {
+    /// True while connected and subscribed.
+    pub connected: bool,
+    /// Broadcasts of this process published to Redis.
+    pub published: f64,
+    /// Broadcasts of other processes delivered here.
+    pub received: f64,
+    /// Broadcasts of this process not published: queue overflow, failed batches, close.
+    pub dropped: f64,
+    /// Broadcasts waiting to be published.
+    pub queued: u32,
+    /// Successful reconnections after a loss.
+    pub reconnects: f64,
+    /// Messages on the channel that were not valid broadcasts (ignored).
+    pub invalid: f64,
+}
+
+#[napi]
+impl Hub {
+    /// Starts sharing broadcasts through Redis at `url` on the channel `<prefix>:broadcast`.
+    /// Resolves once connected and subscribed; rejects if Redis cannot be reached, or if
+    /// a link is already in use (call `closeRedis()` first). Later losses are reported
+    /// through `onStatus('down' | 'up', detail)` while the link reconnects by itself.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "url: string, prefix: string, onStatus: (status: 'up' | 'down', detail: string) => void",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn use_redis<'env>(
+        &self,
+        env: &'env Env,
+        url: String,
+        prefix: String,
+        on_status: StatusFn,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let shown_url = redact(&url);
+        let client = match url.as_str().into_connection_info().and_then(|info| {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            redis::Client::open(info.set_redis_settings(settings))
+        }) {
+            Ok(client) => client,
+            Err(err) => return rejected(env, format!("invalid Redis URL {shown_url}: {err}")),
+        };
+        let shared = self.shared();
+        let mut slot = shared.redis.lock();
+        if slot.is_some() {
+            return rejected(
+                env,
+                "useRedis() was already called: call closeRedis() before connecting again"
+                    .to_owned(),
+            );
+        }
+        let inner = Arc::new(Inner {
+            origin: format!("{:x}.{:016x}", std::process::id(), random_u64()),
+            channel: format!("{prefix}:broadcast"),
+            queue: Mutex::new(Queue::default()),
+            ready: Notify::new(),
+            counters: Counters::default(),
+            connected: AtomicBool::new(false),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let (first_tx, first_rx) = oneshot::channel();
+        let ctx = Ctx {
+            shared: Arc::downgrade(shared),
+            inner: Arc::clone(&inner),
+            client,
+            shown_url: shown_url.clone(),
+            on_status,
+        };
+        let task = spawn(ctx.run(stop_rx, first_tx));
+        *slot = Some(Link {
+            inner,
+            stop,
+            task: Some(task),
+        });
+        drop(slot);
+        env.spawn_future(async move {
+            match first_rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(reason)) => Err(Error::from_reason(format!(
+                    "cannot connect to Redis at {shown_url}: {reason}"
+                ))),
+                Err(_) => Err(Error::from_reason(format!(
+                    "cannot connect to Redis at {shown_url}: the connection task ended"
+                ))),
+            }
+        })
+    }
+
+    /// Stops sharing broadcasts: publishes what is queued (for up to 2 s), closes the
+    /// connection and resolves. Resolves at once when no link is in use.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close_redis<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let link = self.shared().redis.lock().take();
+        let task = link.and_then(|mut link| {
+            let _ = link.stop.send(true);
+            link.task.take()
+        });
+        env.spawn_future(async move {
+            if let Some(task) = task {
+                // A JoinError means the task was cancelled (runtime shutting down): done too.
+                let _ = task.await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Counters of the Redis link, or null when `useRedis` is not in effect.
+    #[napi(catch_unwind)]
+    pub fn redis_stats(&self) -> Option<RedisStats> {
+        let inner = Arc::clone(&self.shared().redis.lock().as_ref()?.inner);
+        let c = &inner.counters;
+        let queued = inner.queue.lock().items.len() as u32;
+        Some(RedisStats {
+            connected: inner.connected.load(Ordering::Relaxed),
+            published: c.published.load(Ordering::Relaxed) as f64,
+            received: c.received.load(Ordering::Relaxed) as f64,
+            dropped: c.dropped.load(Ordering::Relaxed) as f64,
+            queued,
+            reconnects: c.reconnects.load(Ordering::Relaxed) as f64,
+            invalid: c.invalid.load(Ordering::Relaxed) as f64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(room: Room, event: Option<&str>, data: &str) {
+        let bytes = encode("o1", &room, event, data);
+        let msg = decode(&bytes).expect("decodes");
+        assert_eq!(
+            msg,
+            Message {
+                origin: "o1".to_owned(),
+                room,
+                event: event.map(str::to_owned),
+                data: data.to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn string_rooms_events_and_data_round_trip() {
+        round_trip(Room::string("lobby"), Some("chat"), "hello");
+        round_trip(Room::string("*"), None, "");
+        round_trip(
+            Room::string("é\"\\\n"),
+            Some("ünï"),
+            "line 1\nline 2\r\n\u{0}\u{1F600}",
+        );
+    }
+
+    #[test]
+    fn number_rooms_keep_their_type_and_every_bit() {
+        for n in [
+            0.0,
+            1.0,
+            -7.0,
+            0.1 + 0.2,
+            1e300,
+            5e-324,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let room = Room::number(n).expect("not NaN");
+            round_trip(room.clone(), None, "x");
+            assert_ne!(room, Room::string(&n.to_string()));
+        }
+    }
+
+    #[test]
+    fn the_format_is_readable_json() {
+        let bytes = encode(
+            "p.1",
+            &Room::number(42.0).expect("number"),
+            None,
+            "{\"a\":1}",
+        );
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"v":1,"o":"p.1","n":"42","e":null,"d":"{\"a\":1}"}"#
+        );
+        let bytes = encode("p.1", &Room::string("r"), Some("e"), "d");
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"v":1,"o":"p.1","r":"r","e":"e","d":"d"}"#
+        );
+    }
+
+    #[test]
+    fn json_numbers_are_accepted_for_number_rooms() {
+        let msg = decode(br#"{"v":1,"o":"x","n":3,"d":"y"}"#).expect("decodes");
+        assert_eq!(msg.room, Room::number(3.0).expect("number"));
+        assert_eq!(msg.event, None);
+    }
+
+    #[test]
+    fn anything_else_is_rejected_without_panicking() {
+        for bad in [
+            &b""[..],
+            b"not json",
+            b"[]",
+            b"null",
+            b"{}",
+            br#"{"v":2,"o":"x","r":"a","e":null,"d":"y"}"#,
+            br#"{"v":1,"o":"x","e":null,"d":"y"}"#,
+            br#"{"v":1,"o":"x","r":"a","n":"1","d":"y"}"#,
+            br#"{"v":1,"o":"x","n":"NaN","d":"y"}"#,
+            br#"{"v":1,"o":"x","n":"one","d":"y"}"#,
+            br#"{"v":1,"o":"x","r":1,"d":"y"}"#,
+            br#"{"v":1,"o":"x","r":"a","e":5,"d":"y"}"#,
+            br#"{"v":1,"o":"x","r":"a","d":5}"#,
+            br#"{"v":1,"o":7,"r":"a","d":"y"}"#,
+            b"\xff\xfe",
+        ] {
+            assert_eq!(decode(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis://user:s3cret@host:6379/0"),
+            "redis://user:***@host:6379/0"
+        );
+        assert_eq!(redact("redis://:s3cret@host"), "redis://:***@host");
+        assert_eq!(redact("rediss://a:b@c@host?x=@"), "rediss://a:***@host?x=@");
+        assert_eq!(redact("nonsense"), "nonsense");
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest() {
+        let (stop, _rx) = watch::channel(false);
+        let link = Link {
+            inner: Arc::new(Inner {
+                origin: "me".to_owned(),
+                channel: "c".to_owned(),
+                queue: Mutex::new(Queue::default()),
+                ready: Notify::new(),
+                counters: Counters::default(),
+                connected: AtomicBool::new(false),
+            }),
+            stop,
+            task: None,
+        };
+        let room = Room::string("r");
+        for i in 0..QUEUE_MAX_MESSAGES + 3 {
+            link.publish(&room, None, &i.to_string());
+        }
+        assert_eq!(link.inner.counters.dropped.load(Ordering::Relaxed), 3);
+        let first = link.inner.take_batch();
+        assert_eq!(first.len(), BATCH_MAX_MESSAGES);
+        assert_eq!(decode(&first[0]).expect("decodes").data, "3");
+        // A huge message pushes everything else out but is itself kept.
+        link.publish(&room, None, &"x".repeat(QUEUE_MAX_BYTES + 1));
+        let q = link.inner.queue.lock();
+        assert_eq!(q.items.len(), 1);
+        assert_eq!(q.bytes, q.items[0].len());
+    }
 }
