@@ -5,6 +5,7 @@
 // function) to write one batch per turn of the event loop.
 
 const { EventEmitter } = require('node:events')
+const { ServerResponse } = require('node:http')
 const path = require('node:path')
 
 const native = loadNative()
@@ -12,7 +13,7 @@ const native = loadNative()
 const sse = new EventEmitter()
 /** Live clients in add order; the same array for the life of the process. */
 const clients = []
-/** id -> connection record: { client, res, write, end, onClose, onDrain } */
+/** id -> connection record (see `add`) */
 const conns = new Map()
 const hub = new native.Hub(onWake)
 
@@ -160,11 +161,15 @@ function add(req, res) {
   const conn = {
     client,
     res,
+    /** The response's own write and end, which ours wrap. */
     write: typeof res.write === 'function' ? res.write : null,
     end: typeof res.end === 'function' ? res.end : null,
+    /** Batches go straight to the socket as ready-made HTTP chunks (see `writesDirect`). */
+    direct: false,
     onClose: null,
-    onDrain: null,
     closeTarget: null,
+    onDrain: null,
+    drainTarget: null,
   }
   conns.set(id, conn)
   clients.push(client)
@@ -201,6 +206,10 @@ function add(req, res) {
   })
   // Send the headers now, so the browser's EventSource opens at once.
   if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
+  if (writesDirect(res, conn)) {
+    conn.direct = true
+    hub.setFramed(id, true)
+  }
 
   startHeartbeat()
   return client
@@ -215,7 +224,7 @@ function removeConn(conn) {
   if (at !== -1) clients.splice(at, 1)
   const res = conn.res
   if (conn.closeTarget !== null) conn.closeTarget.removeListener('close', conn.onClose)
-  if (conn.onDrain !== null) res.removeListener('drain', conn.onDrain)
+  if (conn.drainTarget !== null) conn.drainTarget.removeListener('drain', conn.onDrain)
   if (conns.size === 0) stopHeartbeat()
   return true
 }
@@ -320,6 +329,22 @@ function flushAll() {
   for (let i = 0; i < dropped.length; i++) drop(dropped[i])
 }
 
+/**
+ * A plain `node:http` response (not wrapped by middleware such as compression) that
+ * owns its socket and streams chunked: its batches can skip `res.write` and go to the
+ * socket as complete HTTP/1.1 chunks, one syscall per client per turn. Anything the
+ * app writes itself still goes through `res.write`, after what we queued.
+ */
+function writesDirect(res, conn) {
+  return (
+    conn.write === ServerResponse.prototype.write &&
+    typeof res.flush !== 'function' &&
+    res.chunkedEncoding === true &&
+    res.headersSent === true &&
+    res.socket != null
+  )
+}
+
 function writeTo(conn, chunk) {
   const res = conn.res
   if (conn.write === null) return
@@ -327,16 +352,32 @@ function writeTo(conn, chunk) {
     removeConn(conn)
     return
   }
-  const ok = conn.write.call(res, chunk)
-  if (typeof res.flush === 'function') res.flush()
-  if (ok === false && typeof res.once === 'function' && conns.get(conn.client.id) === conn) {
+  let ok
+  let target
+  if (conn.direct) {
+    target = res.socket
+    if (target == null || !target.writable) {
+      removeConn(conn)
+      return
+    }
+    ok = target.write(chunk)
+  } else {
+    target = res
+    ok = conn.write.call(res, chunk)
+    if (typeof res.flush === 'function') res.flush()
+  }
+  if (ok === false && typeof target.once === 'function' && conns.get(conn.client.id) === conn) {
     hub.pause(conn.client.id)
     if (conn.onDrain === null) {
       conn.onDrain = () => {
+        conn.drainTarget = null
         if (conns.get(conn.client.id) === conn) hub.resume(conn.client.id)
       }
     }
-    res.once('drain', conn.onDrain)
+    if (conn.drainTarget === null) {
+      conn.drainTarget = target
+      target.once('drain', conn.onDrain)
+    }
   }
 }
 

@@ -6,6 +6,8 @@
 //! one `res.write` per client per turn. A paused client (its socket said "slow
 //! down") keeps its frames in order until resumed. A client whose outbox would
 //! pass the cap is dropped: its bytes are discarded and its id reported once.
+//! A *framed* outbox is drained as one HTTP/1.1 chunk (`<hex len>\r\n…\r\n`), for
+//! responses JS writes straight to their socket.
 
 use crate::registry::Registry;
 
@@ -21,6 +23,7 @@ pub struct Outbox {
     queued: bool,
     paused: bool,
     dropped: bool,
+    framed: bool,
 }
 
 impl Outbox {
@@ -76,6 +79,22 @@ impl Default for Delivery {
 /// The longest `id: N\n` line: 4 + 10 digits + 1.
 pub const MAX_ID_LINE: usize = 15;
 
+/// The longest chunk framing this module writes: 8 hex digits and two CRLFs.
+const CHUNK_FRAMING: usize = 12;
+
+/// Appends `bytes` as one HTTP/1.1 chunk: `<hex len>\r\n<bytes>\r\n`.
+fn push_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let len = bytes.len();
+    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
+    for shift in (0..digits).rev() {
+        out.push(HEX[(len >> (shift * 4)) & 0xf]);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+}
+
 impl Delivery {
     pub fn max_pending(&self) -> usize {
         self.max_pending
@@ -114,6 +133,11 @@ impl Delivery {
         true
     }
 
+    /// Whether drains wrap this client's bytes in HTTP/1.1 chunked framing.
+    pub fn set_framed(outbox: &mut Outbox, framed: bool) {
+        outbox.framed = framed;
+    }
+
     /// Stops handing this client's bytes to JS until `resume`.
     pub fn pause(outbox: &mut Outbox) {
         outbox.paused = true;
@@ -146,7 +170,7 @@ impl Delivery {
         let mut dirty = std::mem::take(&mut self.dirty);
         let size: usize = dirty
             .iter()
-            .filter_map(|id| reg.get_mut(*id).map(|o| o.buf.len()))
+            .filter_map(|id| reg.get_mut(*id).map(|o| o.buf.len() + CHUNK_FRAMING))
             .sum();
         batch.data.reserve_exact(size.min(u32::MAX as usize));
         batch.index.reserve(dirty.len() * 2);
@@ -159,14 +183,21 @@ impl Delivery {
                 outbox.queued = false;
                 continue;
             }
-            let end = batch.data.len() + outbox.buf.len();
-            let Ok(end32) = u32::try_from(end) else {
+            let framing = if outbox.framed { CHUNK_FRAMING } else { 0 };
+            if batch.data.len() + outbox.buf.len() + framing > u32::MAX as usize {
                 // A batch is indexed with u32 offsets: what does not fit waits for the next one.
                 left.push(id);
                 continue;
-            };
+            }
             outbox.queued = false;
-            batch.data.extend_from_slice(&outbox.buf);
+            let bytes = outbox.buf.len() as u64;
+            if outbox.framed {
+                push_chunk(&mut batch.data, &outbox.buf);
+            } else {
+                batch.data.extend_from_slice(&outbox.buf);
+            }
+            let end32 = batch.data.len() as u32;
+            self.counters.bytes += bytes;
             outbox.buf.clear();
             if outbox.buf.capacity() > KEEP_CAPACITY {
                 outbox.buf = Vec::new();
@@ -178,7 +209,6 @@ impl Delivery {
         if self.dirty.capacity() == 0 {
             self.dirty = dirty;
         }
-        self.counters.bytes += batch.data.len() as u64;
         batch
     }
 
@@ -265,6 +295,25 @@ mod tests {
         assert!(d.drain(&mut reg).is_empty());
         push(&mut d, &mut reg, ids[0], b"z");
         assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"z"[..])]);
+    }
+
+    #[test]
+    fn framed_outboxes_drain_as_http_chunks() {
+        let (mut reg, mut d, ids) = setup(2);
+        Delivery::set_framed(reg.get_mut(ids[0]).expect("client"), true);
+        let big = vec![b'x'; 300];
+        push(&mut d, &mut reg, ids[0], &big);
+        push(&mut d, &mut reg, ids[1], b"y");
+        let batch = d.drain(&mut reg);
+        let parts = split(&batch);
+        let mut want = b"12c\r\n".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(parts, vec![(0, &want[..]), (1, &b"y"[..])]);
+        assert_eq!(d.counters.bytes, 301);
+        let mut one = Vec::new();
+        push_chunk(&mut one, b"abc");
+        assert_eq!(one, b"3\r\nabc\r\n");
     }
 
     #[test]

@@ -308,6 +308,14 @@ impl Hub {
         })
     }
 
+    /// Framed clients get their batches as HTTP/1.1 chunks, to write straight to the socket.
+    #[napi(catch_unwind)]
+    pub fn set_framed(&self, id: u32, framed: bool) {
+        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
+            Delivery::set_framed(outbox, framed);
+        }
+    }
+
     /// The client's socket is full: keep its frames queued until `resume`.
     #[napi(catch_unwind)]
     pub fn pause(&self, id: u32) {
