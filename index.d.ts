@@ -1,4 +1,11 @@
 // Type definitions for simple-sse-rs: the simple-sse 0.0.3 API on a Rust core.
+//
+// `export =` of one value merged with a type-only namespace, so every import form works:
+//   import sse = require('simple-sse-rs')
+//   import sse from 'simple-sse-rs'               (ES modules, or esModuleInterop)
+//   import { add, send, type Client } from 'simple-sse-rs'
+// Keep the namespace free of values (no class, const or function): a value in it would
+// clash with the `sse` const. Checked by __test__/types.test.js.
 
 import type { EventEmitter } from 'node:events'
 import type { ServerResponse } from 'node:http'
