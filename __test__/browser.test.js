@@ -1,6 +1,7 @@
 'use strict'
-// The demo page in headless Chromium: pick a room, see that room's messages and not
-// another room's, watch the clock tick, and keep a screenshot in __test__/artifacts/.
+// The demo (examples/server.js): its HTTP API with an EventSource client, then the page
+// in headless Chromium: pick a room, see that room's messages and not another room's,
+// watch the clock tick, and keep a screenshot in __test__/artifacts/.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -35,6 +36,55 @@ async function post(base, room, name, text) {
   })
   assert.equal(res.status, 202)
 }
+
+test('the demo API: stats, a welcome, room messages, validation', async (t) => {
+  const { EventSource } = require('eventsource')
+  const { start, stop, ROOMS } = require('../examples/server.js')
+  const { within } = require('./helpers.js')
+  const sse = require('..')
+
+  const server = start({ port: 0, host: '127.0.0.1' })
+  t.after(() => stop(server))
+  await once(server, 'listening')
+  const base = `http://127.0.0.1:${server.address().port}`
+
+  const stats = await (await fetch(`${base}/stats`)).json()
+  assert.deepEqual(stats.rooms, ROOMS.map((room) => ({ room, members: 0 })))
+  assert.equal(stats.clients, 0)
+
+  // An unknown room falls back to the first one.
+  const source = new EventSource(`${base}/events?room=nope`)
+  t.after(() => source.close())
+  const messages = []
+  const nextEvent = (type) =>
+    within(new Promise((resolve) => source.addEventListener(type, (e) => resolve(JSON.parse(e.data)), { once: true })), 5000, type)
+  const welcome = await nextEvent('welcome')
+  assert.deepEqual(welcome, { id: sse.clients[0].id, room: ROOMS[0], rooms: ROOMS })
+  assert.deepEqual(sse.clients[0].rooms, [ROOMS[0]])
+  source.addEventListener('message', (e) => messages.push(JSON.parse(e.data)))
+
+  const postTo = (room, body) =>
+    fetch(`${base}/rooms/${room}/messages`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  assert.equal((await postTo('nope', { text: 'x' })).status, 404)
+  assert.equal((await postTo(ROOMS[0], { text: '   ' })).status, 400)
+  assert.equal((await postTo(ROOMS[0], { text: 'x'.repeat(501) })).status, 400)
+  assert.equal((await postTo(ROOMS[1], { text: 'elsewhere' })).status, 202)
+  const arrived = nextEvent('message')
+  assert.equal((await postTo(ROOMS[0], { name: ' Ada ', text: ' hi ' })).status, 202)
+  const msg = await arrived
+  assert.deepEqual({ ...msg, at: typeof msg.at }, { room: ROOMS[0], name: 'Ada', text: 'hi', at: 'number' })
+  assert.deepEqual(messages, [msg])
+
+  // The clock and the stats reach every client.
+  const [clock, live] = await Promise.all([nextEvent('clock'), nextEvent('stats')])
+  assert.ok(Math.abs(clock.now - Date.now()) < 5000)
+  assert.equal(live.clients, 1)
+  assert.deepEqual(live.rooms.find((r) => r.room === ROOMS[0]), { room: ROOMS[0], members: 1 })
+})
 
 test('the demo page shows its room\'s messages, not other rooms\', and a ticking clock', { skip, timeout: 45000 }, async (t) => {
   const { chromium } = require('playwright-core')
