@@ -1,5 +1,5 @@
 'use strict'
-// Fixtures shared by api.test.js and heartbeat.test.js (not a test file itself).
+// Fixtures shared by api, heartbeat and express tests (not a test file itself).
 // The package is a module singleton per process, so every test must leave
 // `sse.clients` empty for the next one: `serve` checks that on the way in and
 // waits for it on the way out.
