@@ -1,0 +1,163 @@
+'use strict'
+// Benchmark of broadcasts through Redis: 2 server processes sharing a private
+// redis-server, 5,000 SSE clients on each. Process A broadcasts to '*': its own
+// clients get each event locally, B's get it through Redis. Reports delivered events
+// per second, and the latency from broadcast to arrival (p50/p99) of each path, so the
+// difference is what Redis adds.
+//
+//   node bench/redis.js [--clients 5000] [--events 300] [--paced 50] [--size 64]
+//
+// Uses bench/lib (server.js for the server processes, load.js for the raw SSE clients,
+// in this process) and the redis-server tools of __test__/fixtures/redis-helpers.js.
+
+const { fork } = require('node:child_process')
+const { once } = require('node:events')
+
+const SERVER_FLAG = '--redis-bench-server'
+
+if (process.argv[2] === SERVER_FLAG) {
+  runServer()
+} else {
+  main().catch((err) => {
+    console.error(err)
+    process.exit(1)
+  })
+}
+
+/** A server process: this package, sharing broadcasts through REDIS_URL, under bench/lib/server. */
+async function runServer() {
+  const sse = require('..')
+  sse.heartbeat = 0
+  await sse.useRedis({ url: process.env.REDIS_URL, prefix: 'simple-sse-bench' })
+  require('./lib/server').serve({
+    add(req, res, room) {
+      const client = sse.add(req, res)
+      if (room !== null) sse.join(client, room)
+    },
+    broadcast(room, data) {
+      sse.broadcast(room, data)
+    },
+  })
+}
+
+function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`)
+  return at === -1 ? fallback : Number(process.argv[at + 1])
+}
+
+/** Forks a server process; resolves with { port, request(cmd, args) } once it listens. */
+async function startServer(redisUrl) {
+  const child = fork(__filename, [SERVER_FLAG], {
+    env: { ...process.env, REDIS_URL: redisUrl },
+    execArgv: ['--expose-gc'],
+  })
+  const replies = new Map()
+  let nextId = 1
+  const [hello] = await once(child, 'message')
+  child.on('message', (msg) => {
+    const reply = replies.get(msg.id)
+    replies.delete(msg.id)
+    if (reply) reply(msg)
+  })
+  return {
+    port: hello.port,
+    request(cmd, args = {}) {
+      const id = nextId++
+      return new Promise((resolve, reject) => {
+        replies.set(id, (msg) => (msg.error ? reject(new Error(msg.error)) : resolve(msg)))
+        child.send({ ...args, id, cmd })
+      })
+    },
+    /** bench/lib/server exits when its parent disconnects. */
+    exit() {
+      child.disconnect()
+      return once(child, 'exit')
+    },
+  }
+}
+
+const ms = (us) => (us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`)
+
+async function main() {
+  const { startRedis } = require('../__test__/fixtures/redis-helpers')
+  const { connectAll, expect, settle, closeAll, percentile, nowUs } = require('./lib/load')
+  const clients = option('clients', 5000)
+  const events = option('events', 300)
+  const size = option('size', 64)
+  const paced = option('paced', 50)
+
+  const redis = await startRedis()
+  const [A, B] = await Promise.all([startServer(redis.url), startServer(redis.url)])
+  const local = await connectAll(A.port, new Array(clients).fill(null))
+  const remote = await connectAll(B.port, new Array(clients).fill(null))
+  for (const server of [A, B]) {
+    while ((await server.request('count')).added < clients) await new Promise(setImmediate)
+  }
+  console.log(`2 processes x ${clients} clients; A broadcasts ${size}-byte events to '*'\n`)
+
+  let run = 0
+  /** One run: `count` broadcasts from A in `mode`; resolves with both tallies and timings. */
+  async function broadcastRun(count, mode) {
+    run++
+    const tallies = [expect(local, run, count, () => true), expect(remote, run, count, () => true)]
+    const startUs = nowUs()
+    await A.request('run', { room: '*', count, size, mode, run })
+    const settled = await Promise.all(tallies.map((tally) => settle(tally, 120000, 0)))
+    return {
+      tallies,
+      us: Math.max(...settled.map((s) => s.doneUs)) - startUs,
+      missing: settled[0].missing + settled[1].missing,
+      extra: settled[0].extra + settled[1].extra,
+    }
+  }
+
+  // Latency: one broadcast at a time, each once the previous one has fully arrived.
+  // `all`: every client's latency; `first`: the first client of each path, each broadcast
+  // (the path itself, without the time to write to and read from 5,000 sockets).
+  const all = [[], []]
+  const first = [[], []]
+  let missing = 0
+  for (let i = 0; i < paced; i++) {
+    const result = await broadcastRun(1, 'burst')
+    result.tallies.forEach((tally, at) => {
+      all[at].push(...tally.latencies)
+      first[at].push(Math.min(...tally.latencies))
+    })
+    missing += result.missing + result.extra
+  }
+  console.log(`Latency of ${paced} broadcasts made one at a time, from sse.broadcast() in A to the client's read:`)
+  const latencyRow = (what, [local, viaRedis], p) => ({
+    clients: what,
+    percentile: `p${p}`,
+    local: ms(percentile(local, p)),
+    'via Redis': ms(percentile(viaRedis, p)),
+    'added by Redis': ms(percentile(viaRedis, p) - percentile(local, p)),
+  })
+  console.table(
+    [50, 99]
+      .map((p) => latencyRow('first to receive', first, p))
+      .concat([50, 99].map((p) => latencyRow(`all ${clients}`, all, p))),
+  )
+
+  // Throughput: many broadcasts, one per event-loop turn of A, then all in one go.
+  const rows = []
+  for (const mode of ['turn', 'burst']) {
+    const result = await broadcastRun(events, mode)
+    const delivered = result.tallies[0].received + result.tallies[1].received
+    rows.push({
+      broadcasts: `${events}, ${mode === 'turn' ? 'one per turn' : 'one burst'}`,
+      'events delivered/s': Math.round(delivered / (result.us / 1e6)),
+      'of them via Redis': result.tallies[1].received,
+      missing: result.missing,
+      extra: result.extra,
+    })
+  }
+  console.log(`\nThroughput (${events} x 2 x ${clients} events; first broadcast to last arrival):`)
+  console.table(rows)
+  if (missing > 0) console.log(`(${missing} events missing or doubled in the latency runs)`)
+
+  closeAll(local)
+  closeAll(remote)
+  await Promise.all([A.exit(), B.exit()])
+  await redis.kill()
+}
