@@ -364,8 +364,9 @@ function writeTo(conn, chunk) {
   } else {
     target = res
     ok = conn.write.call(res, chunk)
-    if (typeof res.flush === 'function') res.flush()
   }
+  // Compression middleware sets res.flush; the original looked for it on every write.
+  if (typeof res.flush === 'function') res.flush()
   if (ok === false && typeof target.once === 'function' && conns.get(conn.client.id) === conn) {
     hub.pause(conn.client.id)
     if (conn.onDrain === null) {

@@ -440,11 +440,6 @@ test('res.flush() set before add is called after each write', async (t) => {
 
 test(
   'res.flush() assigned after add is called after each write',
-  {
-    todo:
-      'product bug since a00389b: a plain ServerResponse without flush at add() time is put ' +
-      'in direct-to-socket mode, and writeTo never calls a res.flush assigned later',
-  },
   async (t) => {
     const flushes = []
     const srv = await serve(t, (client, req, res) => {

@@ -106,3 +106,18 @@ test('a stub res with write gets the exact frames, one write per tick', async ()
     `id: ${id}\nevent: ev\ndata: a\ndata: b\n\n` + `id: ${id}\ndata: c\n\n` + `id: ${id}\nretry: 3000\n\n`,
   ])
 })
+
+test('frames queued just before the process would go idle are still written, then it exits', () => {
+  // Nothing holds the event loop here (a stub res has no socket): the pending wake-up
+  // must hold it until the frames are written, and let go after.
+  const script = `
+    const sse = require(${JSON.stringify(require.resolve('..'))})
+    const req = { socket: { setTimeout() {} }, connection: { addListener() {} } }
+    const c = sse.add(req, { writeHead() {}, write(b) { process.stdout.write(b); return true } })
+    sse.send(c, 'ev', 'last words')`
+  const out = require('node:child_process').execFileSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 5000,
+  })
+  assert.equal(out, 'id: 0\nevent: ev\ndata: last words\n\n')
+})

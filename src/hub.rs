@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, Either, Function, Uint32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Error, Result, Status};
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use parking_lot::Mutex;
 
@@ -52,6 +52,8 @@ pub struct Shared {
     /// Set while this process shares its broadcasts through Redis.
     pub redis: Mutex<Option<crate::redis::Link>>,
     scheduled: AtomicBool,
+    /// True while the wake-up holds the event loop open (JS thread only; see `hold`).
+    held: AtomicBool,
     wake: Wake,
 }
 
@@ -64,6 +66,24 @@ impl Shared {
                 // The function is closing (environment teardown): nothing left to write to.
                 self.scheduled.store(false, Ordering::Release);
             }
+        }
+    }
+
+    /// Keeps the event loop alive until the next `drain`, so bytes queued from JS are
+    /// written even when nothing else holds the loop. Only the pending wake-up holds
+    /// it: an idle hub never keeps the process alive. JS thread only.
+    fn hold(&self, env: &Env) {
+        if !self.held.swap(true, Ordering::AcqRel) {
+            // SAFETY: called on the JS thread that owns `env`, with a live function.
+            unsafe { napi::sys::napi_ref_threadsafe_function(env.raw(), self.wake.raw()) };
+        }
+    }
+
+    /// Lets the event loop go again (JS thread only).
+    fn release(&self, env: &Env) {
+        if self.held.swap(false, Ordering::AcqRel) {
+            // SAFETY: as in `hold`.
+            unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), self.wake.raw()) };
         }
     }
 }
@@ -146,6 +166,7 @@ impl Hub {
                 state: Mutex::new(State::default()),
                 redis: Mutex::new(None),
                 scheduled: AtomicBool::new(false),
+                held: AtomicBool::new(false),
                 wake,
             }),
         })
@@ -153,6 +174,14 @@ impl Hub {
 
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// After queuing from JS: wake the JS side if needed, holding the loop until it drains.
+    fn woke(&self, env: &Env, wake: bool) {
+        if wake {
+            self.shared.wake();
+            self.shared.hold(env);
+        }
     }
 
     fn with_client<R>(&self, id: u32, f: impl FnOnce(&mut State) -> Option<R>) -> Result<R> {
@@ -212,7 +241,7 @@ impl Hub {
 
     /// Queues one event for one client.
     #[napi(catch_unwind)]
-    pub fn send(&self, id: u32, event: Option<String>, data: String) -> Result<()> {
+    pub fn send(&self, env: Env, id: u32, event: Option<String>, data: String) -> Result<()> {
         let body = body(event.as_deref(), &data)?;
         let wake = self.with_client(id, |st| {
             let State { reg, out } = st;
@@ -222,21 +251,23 @@ impl Hub {
                 buf.extend_from_slice(&body);
             }))
         })?;
-        if wake {
-            self.shared.wake();
-        }
+        self.woke(&env, wake);
         Ok(())
     }
 
     /// Queues one event for every member of `room` (`"*"`: every client); returns how many.
     #[napi(catch_unwind)]
-    pub fn broadcast(&self, room: JsRoom, event: Option<String>, data: String) -> Result<u32> {
+    pub fn broadcast(
+        &self,
+        env: Env,
+        room: JsRoom,
+        event: Option<String>,
+        data: String,
+    ) -> Result<u32> {
         let room = room_of(&room)?;
         let body = body(event.as_deref(), &data)?;
         let (reached, wake) = self.shared.state.lock().broadcast(&room, &body);
-        if wake {
-            self.shared.wake();
-        }
+        self.woke(&env, wake);
         if let Some(link) = self.shared.redis.lock().as_ref() {
             link.publish(&room, event.as_deref(), &data);
         }
@@ -244,7 +275,7 @@ impl Hub {
     }
 
     #[napi(catch_unwind)]
-    pub fn retry(&self, id: u32, ms: u32) -> Result<()> {
+    pub fn retry(&self, env: Env, id: u32, ms: u32) -> Result<()> {
         let wake = self.with_client(id, |st| {
             let State { reg, out } = st;
             let outbox = reg.get_mut(id)?;
@@ -252,15 +283,13 @@ impl Hub {
                 frame::push_retry(buf, id, ms)
             }))
         })?;
-        if wake {
-            self.shared.wake();
-        }
+        self.woke(&env, wake);
         Ok(())
     }
 
     /// Queues the heartbeat comment for every client; returns how many.
     #[napi(catch_unwind)]
-    pub fn heartbeat(&self) -> u32 {
+    pub fn heartbeat(&self, env: Env) -> u32 {
         let mut wake = false;
         let reached = {
             let mut st = self.shared.state.lock();
@@ -271,9 +300,7 @@ impl Hub {
                 });
             })
         };
-        if wake {
-            self.shared.wake();
-        }
+        self.woke(&env, wake);
         reached as u32
     }
 
@@ -291,8 +318,9 @@ impl Hub {
 
     /// One batch of everything pending, or null when nothing is.
     #[napi(catch_unwind)]
-    pub fn drain(&self) -> Option<Batch> {
+    pub fn drain(&self, env: Env) -> Option<Batch> {
         self.shared.scheduled.store(false, Ordering::Release);
+        self.shared.release(&env);
         let batch = {
             let mut st = self.shared.state.lock();
             let State { reg, out } = &mut *st;
@@ -325,15 +353,13 @@ impl Hub {
     }
 
     #[napi(catch_unwind)]
-    pub fn resume(&self, id: u32) {
+    pub fn resume(&self, env: Env, id: u32) {
         let wake = {
             let mut st = self.shared.state.lock();
             let State { reg, out } = &mut *st;
             reg.get_mut(id).is_some_and(|outbox| out.resume(id, outbox))
         };
-        if wake {
-            self.shared.wake();
-        }
+        self.woke(&env, wake);
     }
 
     #[napi(catch_unwind, getter)]
