@@ -315,18 +315,38 @@ function onWake() {
   }
 }
 
+/** The batch being written, if any: { data, index, i, start }. */
+let inflight = null
+
 function flushAll() {
   const batch = hub.drain()
   if (batch === null) return
-  const { data, index, dropped } = batch
-  let start = 0
-  for (let i = 0; i < index.length; i += 2) {
-    const end = index[i + 1]
-    const conn = conns.get(index[i])
-    if (conn !== undefined) writeTo(conn, data.subarray(start, end))
-    start = end
+  inflight = { data: batch.data, index: batch.index, i: 0, start: 0 }
+  try {
+    writeInflight()
+  } finally {
+    inflight = null
   }
+  const { dropped } = batch
   for (let i = 0; i < dropped.length; i++) drop(dropped[i])
+}
+
+/**
+ * Writes the rest of the batch in flight. Re-entrant: a write can run app code
+ * (a stream wrapper, a listener) that writes, ends or closes; that first finishes
+ * the batch from the shared cursor, so no frame is lost or overtaken.
+ */
+function writeInflight() {
+  const batch = inflight
+  while (batch.i < batch.index.length) {
+    const id = batch.index[batch.i]
+    const start = batch.start
+    const end = batch.index[batch.i + 1]
+    batch.i += 2
+    batch.start = end
+    const conn = conns.get(id)
+    if (conn !== undefined) writeTo(conn, batch.data.subarray(start, end))
+  }
 }
 
 /**
@@ -384,6 +404,7 @@ function writeTo(conn, chunk) {
 
 /** Writes a client's queued frames now, before the app's own write or end. */
 function flushNow(conn) {
+  if (inflight !== null) writeInflight()
   const pending = hub.take(conn.client.id)
   if (pending !== null && conn.write !== null) conn.write.call(conn.res, pending)
 }
