@@ -147,6 +147,17 @@ describe('broadcasts across processes through Redis', { skip }, () => {
     assert.equal(here.text, bytesOf(id(here), [['from', 'parent'], ['from', 'child']]))
     assert.equal(hereNum.text, bytesOf(id(hereNum), [['from', 'parent-number'], ['from', 'child-number']]))
     assert.equal(there.text, bytesOf(id(there), [HELLO_PAIR, ['from', 'parent'], ['from', 'child']]))
+
+    // closeRedis publishes what was broadcast before it; after it, this process is local.
+    sse.broadcast('1', 'last', 'words')
+    await sse.closeRedis()
+    await there.until(marker('last', 'words'))
+    sse.broadcast('1', 'local', 'only')
+    await child.broadcast([['1', 'from', 'child-after']])
+    await there.until(marker('from', 'child-after'))
+    await here.until(marker('local', 'only'))
+    assert.ok(!there.text.includes('only'), 'no longer shared')
+    assert.ok(!here.text.includes('child-after'), 'no longer subscribed')
   })
 
   test('useRedis rejects clearly, refuses a second link, and closeRedis can be repeated', async () => {

@@ -209,10 +209,6 @@ impl Inner {
         batch
     }
 
-    fn has_queued(&self) -> bool {
-        !self.queue.lock().items.is_empty()
-    }
-
     fn drop_queued(&self) {
         let mut q = self.queue.lock();
         let n = q.items.len() as u64;
@@ -336,61 +332,94 @@ impl Ctx {
         true
     }
 
-    /// Publishes everything queued, batch by batch; a failed batch is dropped.
-    async fn publish_queued(
+    /// Publishes the next batch of the queue in one pipelined round trip; false when
+    /// nothing was queued. A batch that fails (or whose future is dropped) is counted
+    /// as dropped and not retried: it may have been published in part.
+    async fn publish_batch(
         &self,
         conn: &mut MultiplexedConnection,
-    ) -> std::result::Result<(), String> {
-        loop {
-            let batch = self.take_batch();
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let n = batch.len() as u64;
-            let mut pipe = redis::pipe();
-            for msg in &batch {
-                pipe.cmd("PUBLISH")
-                    .arg(&self.inner.channel)
-                    .arg(msg)
-                    .ignore();
-            }
-            if let Err(err) = pipe.query_async::<()>(conn).await {
-                self.inner.counters.dropped.fetch_add(n, Ordering::Relaxed);
-                return Err(format!("publishing failed: {}", explain(&err)));
-            }
-            self.inner
-                .counters
-                .published
-                .fetch_add(n, Ordering::Relaxed);
+    ) -> std::result::Result<bool, String> {
+        let batch = self.inner.take_batch();
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        let mut unpublished = Unpublished {
+            counters: &self.inner.counters,
+            count: batch.len() as u64,
+        };
+        let mut pipe = redis::pipe();
+        for msg in &batch {
+            pipe.cmd("PUBLISH")
+                .arg(&self.inner.channel)
+                .arg(msg)
+                .ignore();
+        }
+        pipe.query_async::<()>(conn)
+            .await
+            .map_err(|err| format!("publishing failed: {}", explain(&err)))?;
+        let count = std::mem::take(&mut unpublished.count);
+        self.inner
+            .counters
+            .published
+            .fetch_add(count, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Handles one push from the connection; `Some` when the session must end.
+    fn on_push(&self, push: PushInfo) -> Option<End> {
+        match push.kind {
+            PushKind::Disconnection => Some(End::Lost("connection lost".to_owned())),
+            PushKind::Message => (!self.deliver(push)).then_some(End::Stopped),
+            _ => None,
         }
     }
 
-    fn take_batch(&self) -> Vec<Vec<u8>> {
-        self.inner.take_batch()
-    }
-
-    /// One connected session: publish, receive and ping until the connection fails.
-    async fn session(&self, conn: &mut MultiplexedConnection, pushes: &mut Pushes) -> End {
+    /// One connected session: publish, receive and ping until the connection fails or
+    /// `closeRedis` is called. A batch being published is never abandoned half-way, and
+    /// what arrived is delivered between two batches, so neither side starves the other.
+    async fn session(
+        &self,
+        conn: &mut MultiplexedConnection,
+        pushes: &mut Pushes,
+        stop: &mut watch::Receiver<bool>,
+    ) -> End {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if self.inner.has_queued() {
-                if let Err(reason) = self.publish_queued(conn).await {
-                    return End::Lost(reason);
-                }
-            }
-            tokio::select! {
-                push = pushes.recv() => match push {
-                    None => return End::Lost("connection closed".to_owned()),
-                    Some(push) if push.kind == PushKind::Disconnection => {
-                        return End::Lost("connection lost".to_owned());
-                    }
-                    Some(push) if push.kind == PushKind::Message => {
-                        if !self.deliver(push) {
-                            return End::Stopped;
+            loop {
+                match pushes.try_recv() {
+                    Ok(push) => {
+                        if let Some(end) = self.on_push(push) {
+                            return end;
                         }
                     }
-                    Some(_) => {}
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        return End::Lost("connection closed".to_owned());
+                    }
+                }
+            }
+            if is_stopped(stop) {
+                // Give what was broadcast before closeRedis a chance to go out.
+                let flush = async { while let Ok(true) = self.publish_batch(conn).await {} };
+                let _ = tokio::time::timeout(CLOSE_FLUSH, flush).await;
+                return End::Stopped;
+            }
+            match self.publish_batch(conn).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(reason) => return End::Lost(reason),
+            }
+            tokio::select! {
+                () = stopped(stop) => {}
+                push = pushes.recv() => match push {
+                    Some(push) => {
+                        if let Some(end) = self.on_push(push) {
+                            return end;
+                        }
+                    }
+                    None => return End::Lost("connection closed".to_owned()),
                 },
                 () = self.inner.ready.notified() => {}
                 _ = ping.tick() => {
@@ -463,14 +492,7 @@ impl Ctx {
         self.inner.connected.store(true, Ordering::Relaxed);
         let _ = first.send(Ok(()));
         loop {
-            let end = tokio::select! {
-                () = stopped(&mut stop) => {
-                    // Give what was broadcast before closeRedis a chance to go out.
-                    let _ = tokio::time::timeout(CLOSE_FLUSH, self.publish_queued(&mut conn)).await;
-                    End::Stopped
-                }
-                end = self.session(&mut conn, &mut pushes) => end,
-            };
+            let end = self.session(&mut conn, &mut pushes, &mut stop).await;
             self.inner.connected.store(false, Ordering::Relaxed);
             drop(conn);
             match end {
@@ -501,6 +523,25 @@ impl Ctx {
             }
         }
     }
+}
+
+/// Counts a batch as dropped unless `count` was taken back after it was published.
+struct Unpublished<'a> {
+    counters: &'a Counters,
+    count: u64,
+}
+
+impl Drop for Unpublished<'_> {
+    fn drop(&mut self) {
+        self.counters
+            .dropped
+            .fetch_add(self.count, Ordering::Relaxed);
+    }
+}
+
+/// True once `closeRedis` was called or the link was dropped.
+fn is_stopped(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }
 
 /// Resolves once `closeRedis` was called or the link was dropped.
