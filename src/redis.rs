@@ -313,19 +313,19 @@ impl Ctx {
         let Some(msg) = Msg::from_push_info(push) else {
             return true;
         };
-        let decoded = decode(msg.get_payload_bytes()).and_then(|m| {
-            let body = frame::body(m.event.as_deref(), &m.data).ok()?;
-            Some((m.origin, m.room, body))
-        });
-        let Some((origin, room, body)) = decoded else {
+        let Some(m) = decode(msg.get_payload_bytes()) else {
             self.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
             return true;
         };
-        if origin == self.inner.origin {
+        if m.origin == self.inner.origin {
             return true; // our own broadcast, already delivered locally
         }
+        let Ok(body) = frame::body(m.event.as_deref(), &m.data) else {
+            self.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
+            return true;
+        };
         self.inner.counters.received.fetch_add(1, Ordering::Relaxed);
-        let (_, wake) = shared.state.lock().broadcast(&room, &body);
+        let (_, wake) = shared.state.lock().broadcast(&m.room, &body);
         if wake {
             shared.wake();
         }
