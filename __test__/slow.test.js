@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const sse = require('..')
 const { sseServer, connect, within } = require('./helpers')
-const { streamClient, runNode, turn, ended } = require('./fixtures/rel-helpers')
+const { streamClient, runNode, watchdog, turn, ended } = require('./fixtures/rel-helpers')
 
 const MiB = 1024 * 1024
 const DEFAULT_CAP = MiB
@@ -166,11 +166,9 @@ test('one stalled client among fast ones while ~50 MB is broadcast: dropped alon
   const BURST = 16 // events per broadcast turn (256 KiB)
   const FAST = 3
 
-  let port
   let child
-  const listening = new Promise((resolve) => {
-    port = resolve
-  })
+  let onListening
+  const listening = new Promise((resolve) => (onListening = resolve))
   const replies = new Map() // type -> resolve
   const reply = (type) => new Promise((resolve) => replies.set(type, resolve))
   const run = runNode(path.join(__dirname, 'fixtures', 'rel-slow-server.js'), [], {
@@ -179,7 +177,7 @@ test('one stalled client among fast ones while ~50 MB is broadcast: dropped alon
     timeoutMs: 30000,
     onMessage(msg, proc) {
       child = proc
-      if (msg.type === 'listening') port(msg.port)
+      if (msg.type === 'listening') onListening(msg.port)
       const resolve = replies.get(msg.type)
       if (resolve) {
         replies.delete(msg.type)
@@ -187,7 +185,8 @@ test('one stalled client among fast ones while ~50 MB is broadcast: dropped alon
       }
     },
   })
-  const serverPort = await within(listening, 10000, 'the child server listens')
+  const { guard, done } = watchdog(run, 'the slow-consumer server')
+  const serverPort = await guard(within(listening, 10000, 'the child server listens'))
 
   const fast = []
   const errors = []
@@ -209,19 +208,20 @@ test('one stalled client among fast ones while ~50 MB is broadcast: dropped alon
 
   const baseline = reply('baseline')
   child.send({ type: 'baseline' })
-  const { rss: baselineRss } = await baseline
+  const { rss: baselineRss } = await guard(baseline)
 
   // Keep at most two bursts (512 KiB) unread by the fast clients: a fast reader never nears the cap.
   for (let sent = 0; sent < EVENTS; sent += BURST) {
     const waitFor = Math.max(0, sent - BURST)
-    await Promise.all(fast.map((f) => f.until(waitFor, 10000)))
+    await guard(Promise.all(fast.map((f) => f.until(waitFor, 10000))))
     child.send({ type: 'burst', n: Math.min(BURST, EVENTS - sent) })
   }
-  await Promise.all(fast.map((f) => f.until(EVENTS, 10000)))
+  await guard(Promise.all(fast.map((f) => f.until(EVENTS, 10000))))
 
   const reportP = reply('report')
   child.send({ type: 'report' })
-  const report = await reportP
+  const report = await guard(reportP)
+  done()
   child.send({ type: 'exit' })
   for (const f of fast) f.close()
   stalled.close()

@@ -11,7 +11,7 @@ const net = require('node:net')
 const path = require('node:path')
 const { execSync } = require('node:child_process')
 const { within } = require('./helpers')
-const { runNode } = require('./fixtures/rel-helpers')
+const { runNode, watchdog } = require('./fixtures/rel-helpers')
 
 const ROUNDS = 3
 const WAVES = 5
@@ -74,25 +74,27 @@ test(`${ROUNDS} rounds of ${WAVES} × ${PER_WAVE} abrupt disconnects leave nothi
       if (msg.type === 'listening') listening(msg.port)
     },
   })
-  const serverPort = await within(port, 10000, 'the storm server listens')
+  const { guard, done } = watchdog(run, 'the storm server')
+  const serverPort = await guard(within(port, 10000, 'the storm server listens'))
   t.after(() => child.kill())
 
   const rounds = []
   for (let round = 0; round < ROUNDS; round++) {
     for (let wave = 0; wave < WAVES; wave++) {
-      const clients = await Promise.all(Array.from({ length: perWave }, () => rawClient(serverPort)))
-      const { clients: registered } = await ask(child, 'events')
+      const clients = await guard(Promise.all(Array.from({ length: perWave }, () => rawClient(serverPort))))
+      const { clients: registered } = await guard(ask(child, 'events'))
       assert.equal(registered, perWave)
-      await within(Promise.all(clients.map((c) => c.got(FRAMES_EACH))), 10000, 'every client gets its events')
+      await guard(within(Promise.all(clients.map((c) => c.got(FRAMES_EACH))), 10000, 'every client gets its events'))
       assert.ok(clients.every((c) => c.frames() === FRAMES_EACH), `each client got exactly ${FRAMES_EACH} frames`)
       for (const c of clients) c.socket.destroy()
-      const state = await within(ask(child, 'settled'), 10000, 'the server sees every disconnect')
+      const state = await guard(within(ask(child, 'settled'), 10000, 'the server sees every disconnect'))
       assert.equal(state.clients, 0, 'sse.clients is empty')
       assert.equal(state.stats.clients, 0, 'the registry is empty')
       assert.deepEqual(state.stats.rooms, [], 'no room is left')
     }
-    rounds.push(await ask(child, 'measure'))
+    rounds.push(await guard(ask(child, 'measure')))
   }
+  done()
   await ask(child, 'exit')
   const out = await run
   assert.equal(out.code, 0)
