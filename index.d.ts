@@ -87,6 +87,25 @@ declare namespace sse {
     /** Clients dropped for passing `maxPendingBytes`. */
     dropped: number
     maxPendingBytes: number
+    /** The Redis link's counters, or `null` when `useRedis` is not in effect. */
+    redis: RedisStats | null
+  }
+
+  interface RedisStats {
+    /** Whether the link is connected and subscribed now. */
+    connected: boolean
+    /** Broadcasts published to Redis. */
+    published: number
+    /** Broadcasts received from other processes. */
+    received: number
+    /** Broadcasts dropped: publish queue full, or a failed publish (never retried). */
+    dropped: number
+    /** Broadcasts waiting to be published. */
+    queued: number
+    /** Times the link reconnected after losing Redis. */
+    reconnects: number
+    /** Messages on the channel that were not valid broadcasts. */
+    invalid: number
   }
 
   interface SimpleSSE extends EventEmitter {

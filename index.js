@@ -445,7 +445,9 @@ function close() {
 }
 
 function stats() {
-  return hub.stats()
+  const stats = hub.stats()
+  stats.redis = hub.redisStats()
+  return stats
 }
 
 // ---- several processes: Redis ----------------------------------------------
