@@ -108,4 +108,7 @@ test(`${ROUNDS} rounds of ${WAVES} × ${PER_WAVE} abrupt disconnects leave nothi
   // A leak of 48 bytes per connection would already be ~470 KiB over 10,000 more connections.
   assert.ok(growth < 384 * KiB, `heap grew by ${(growth / KiB).toFixed(0)} KiB over ${more} more connections`)
   assert.ok(last.external - first.external < 384 * KiB, 'external memory (Buffers) went back to its level')
+  // Native memory (the Rust registry and outboxes) is not in the heap: RSS catches gross leaks,
+  // e.g. a 16 KiB outbox kept per connection would be 160 MiB here.
+  assert.ok(last.rss - first.rss < 32 * KiB * KiB, `RSS grew by ${((last.rss - first.rss) / KiB / KiB).toFixed(1)} MiB`)
 })
