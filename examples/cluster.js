@@ -6,8 +6,8 @@
 //   redis-server &                 # or REDIS_URL=redis://host:6379
 //   node examples/cluster.js       # WORKERS=4 PORT=3000 to change
 //
-// Note: each worker runs the demo's own once-a-second `clock`/`stats` broadcasts, so
-// with N workers every page gets N of them per second, one from each worker.
+// One worker (the "clock" worker) makes the once-a-second `clock`/`stats` broadcasts,
+// which Redis carries to every page; with one per worker, pages would get N a second.
 
 const cluster = require('node:cluster')
 const os = require('node:os')
@@ -19,7 +19,8 @@ const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 if (cluster.isPrimary) {
   console.log(`primary ${process.pid}: ${WORKERS} workers on http://localhost:${PORT}, sharing broadcasts through ${REDIS_URL}`)
   let stopping = false
-  for (let i = 0; i < WORKERS; i++) cluster.fork()
+  let clockWorker = cluster.fork({ DEMO_CLOCK: '1' })
+  for (let i = 1; i < WORKERS; i++) cluster.fork({ DEMO_CLOCK: '' })
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
@@ -29,7 +30,8 @@ if (cluster.isPrimary) {
       return
     }
     console.error(`worker ${worker.process.pid} died (${signal || code}); starting another`)
-    cluster.fork()
+    const replacement = cluster.fork({ DEMO_CLOCK: worker === clockWorker ? '1' : '' })
+    if (worker === clockWorker) clockWorker = replacement
   })
 
   // Ctrl+C reaches the workers too; they close their streams and Redis link, then exit.
@@ -48,7 +50,7 @@ if (cluster.isPrimary) {
 
   sse.useRedis(REDIS_URL).then(
     () => {
-      const server = start({ port: PORT })
+      const server = start({ port: PORT, clock: process.env.DEMO_CLOCK === '1' })
       server.on('listening', () => console.log(`${name}: ready`))
       const quit = async () => {
         await stop(server)

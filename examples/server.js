@@ -67,10 +67,14 @@ function createApp() {
   return app
 }
 
-/** Starts the demo and returns its `http.Server` (port 0 picks a free port; await 'listening'). */
-function start({ port = Number(process.env.PORT) || 3000, host } = {}) {
+/**
+ * Starts the demo and returns its `http.Server` (port 0 picks a free port; await 'listening').
+ * `clock: false` leaves the once-a-second broadcasts to another process (cluster.js).
+ */
+function start({ port = Number(process.env.PORT) || 3000, host, clock: ticking = true } = {}) {
   const app = createApp()
   const server = app.listen(port, host)
+  if (!ticking) return server
 
   const clock = setInterval(() => {
     sse.broadcast('*', 'clock', { now: Date.now() })
