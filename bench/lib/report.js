@@ -1,0 +1,172 @@
+'use strict'
+// Turns the benchmark's results (see run.js) into the printed tables, the PASS/MISS
+// targets and a hand-written SVG chart.
+
+const US = 'ours'
+const NAMES = { ours: 'simple-sse-rs', floor: 'floor (node:http)', 'simple-sse': 'simple-sse 0.0.3', 'better-sse': 'better-sse 0.16.1', 'sse-channel': 'sse-channel 4.0.2' }
+const COLORS = { ours: '#e8590c', floor: '#868e96', 'simple-sse': '#1c7ed6', 'better-sse': '#2f9e44', 'sse-channel': '#ae3ec9' }
+const SHORT = {
+  turn: '64 B to all, one per turn',
+  burst: '64 B to all, one burst',
+  kb1: '1 KB to all, one per turn',
+  kb16: '16 KB to all, one per turn',
+  room: '64 B to one room of 100',
+  idle: 'idle memory',
+}
+
+const fmt = (x, digits = 1) => (x === null || x === undefined ? '—' : Number(x).toFixed(digits))
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—')
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+/** The product's targets, each compared with peers measured in the same run. */
+function targets(doc) {
+  const r = doc.results
+  const cpu = (lib, key) => r[lib] && r[lib][key] && r[lib][key].cpuMs
+  const out = []
+  const check = (name, value, limit, pass) => {
+    if (value === undefined || limit === undefined || Number.isNaN(value) || Number.isNaN(limit)) return
+    out.push({ name, value: Number(value.toFixed(3)), limit: Number(limit.toFixed(3)), pass })
+  }
+  const vsFloor = (key, max) => {
+    if (cpu(US, key) && cpu('floor', key)) {
+      const x = cpu(US, key) / cpu('floor', key)
+      check(`${key}: CPU ≤ ${max}× floor`, x, max, x <= max)
+    }
+  }
+  const timesLess = (key, peer, min) => {
+    if (cpu(US, key) && cpu(peer, key)) {
+      const x = cpu(peer, key) / cpu(US, key)
+      check(`${key}: CPU ≥ ${min}× less than ${peer}`, x, min, x >= min)
+    }
+  }
+  const less = (key, peer) => {
+    if (cpu(US, key) && cpu(peer, key)) {
+      const x = cpu(US, key) / cpu(peer, key)
+      check(`${key}: CPU less than ${peer} (ours ÷ ${peer})`, x, 1, x < 1)
+    }
+  }
+  vsFloor('burst', 0.5)
+  timesLess('burst', 'simple-sse', 5)
+  vsFloor('turn', 1.1)
+  less('turn', 'better-sse')
+  less('turn', 'simple-sse')
+  vsFloor('room', 1.1)
+  timesLess('room', 'simple-sse', 2)
+  if (r[US] && r[US].idle && r.floor && r.floor.idle) {
+    const extra = r[US].idle.rssKB - r.floor.idle.rssKB
+    check('idle: RSS per client ≤ floor + 1 KB (ours − floor, KB)', extra, 1, extra <= 1)
+  }
+  if (r[US]) {
+    const runs = Object.values(r[US]).filter((x) => x.events !== undefined)
+    const lost = runs.reduce((s, x) => s + x.missing + x.extra, 0)
+    if (runs.length > 0) check('no event lost or duplicated (missing + extra)', lost, 0, lost === 0)
+  }
+  return out
+}
+
+function text(doc) {
+  const parts = []
+  const libs = doc.libs
+  for (const sc of doc.scenarios) {
+    if (sc.key === 'idle') continue
+    const rows = libs
+      .filter((lib) => doc.results[lib][sc.key])
+      .map((lib) => {
+        const x = doc.results[lib][sc.key]
+        const ours = doc.results[US] && doc.results[US][sc.key]
+        return [NAMES[lib], fmt(x.cpuMs), fmt(x.wallMs), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), x.missing, x.extra, lib === US || !ours ? '—' : ratio(ours.cpuMs, x.cpuMs)]
+      })
+    parts.push(`${sc.key}: ${sc.label} (${sc.events.toLocaleString('en')} events)`)
+    parts.push(table(['library', 'server CPU ms', 'wall ms', 'p50 ms', 'p99 ms', 'missing', 'extra', 'ours ÷ lib (CPU)'], rows))
+    parts.push('')
+  }
+  const idle = libs.filter((lib) => doc.results[lib].idle)
+  if (idle.length > 0) {
+    const ours = doc.results[US] && doc.results[US].idle
+    parts.push(`idle: ${doc.scenarios.find((s) => s.key === 'idle').label} (after GC)`)
+    parts.push(table(['library', 'RSS KB', 'V8 heap KB', 'external KB', 'ours − lib RSS KB'], idle.map((lib) => {
+      const m = doc.results[lib].idle
+      return [NAMES[lib], fmt(m.rssKB, 2), fmt(m.heapKB, 2), fmt(m.externalKB, 2), lib === US || !ours ? '—' : fmt(ours.rssKB - m.rssKB, 2)]
+    })))
+    parts.push('')
+  }
+  if (doc.writes && Object.keys(doc.writes).length > 0) {
+    parts.push('writes per delivered event (diagnostic run): res.write calls / socket writes (system calls)')
+    parts.push(table(['library', 'res.write, per turn', 'socket, per turn', 'res.write, burst', 'socket, burst'], Object.entries(doc.writes).map(([lib, w]) => [NAMES[lib], fmt(w.turn.res, 2), fmt(w.turn.socket, 2), fmt(w.burst.res, 3), fmt(w.burst.socket, 3)])))
+    parts.push('')
+  }
+  if (doc.results[US]) {
+    const peers = libs.filter((lib) => lib !== US)
+    const keys = doc.scenarios.filter((s) => s.key !== 'idle' && doc.results[US][s.key]).map((s) => s.key)
+    parts.push('server CPU, ours ÷ peer (below 1 = we use less)')
+    parts.push(table(['scenario', ...peers], keys.map((key) => [key, ...peers.map((p) => ratio(doc.results[US][key].cpuMs, doc.results[p][key] && doc.results[p][key].cpuMs))])))
+    parts.push('')
+  }
+  parts.push('targets (informational)')
+  for (const t of doc.targets) parts.push(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.value} (limit ${t.limit})`)
+  return parts.join('\n')
+}
+
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** Small multiples: one panel per scenario with its own linear scale, bars per library. */
+function svg(doc) {
+  const libs = doc.libs
+  const panels = doc.scenarios.map((sc) => ({
+    title: SHORT[sc.key] || sc.key,
+    sub: sc.key === 'idle' ? `RSS KB per client, ${sc.clients.toLocaleString('en')} clients` : `server CPU ms, ${sc.clients.toLocaleString('en')} clients`,
+    values: libs.map((lib) => {
+      const x = doc.results[lib][sc.key]
+      return x ? (sc.key === 'idle' ? x.rssKB : x.cpuMs) : null
+    }),
+  }))
+  const cols = 3
+  const pw = 300
+  const ph = 230
+  const top = 90
+  const width = cols * pw + 20
+  const height = top + Math.ceil(panels.length / cols) * ph + 20
+  const out = []
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`)
+  out.push(`<rect width="100%" height="100%" fill="#fff"/>`)
+  out.push(`<text x="${width / 2}" y="28" text-anchor="middle" font-size="18" font-weight="bold">SSE broadcast: server CPU and memory per client (lower is better)</text>`)
+  out.push(`<text x="${width / 2}" y="48" text-anchor="middle" font-size="12" fill="#495057">${esc(`node ${doc.machine.node}, server pinned to one core, median of ${doc.method.reps} run(s), ${doc.date.slice(0, 10)}`)}</text>`)
+  // Legend.
+  const lw = 150
+  let lx = (width - libs.length * lw) / 2
+  for (const lib of libs) {
+    out.push(`<rect x="${lx}" y="62" width="14" height="14" fill="${COLORS[lib]}"/>`)
+    out.push(`<text x="${lx + 20}" y="74" font-size="12">${esc(NAMES[lib])}</text>`)
+    lx += lw
+  }
+  panels.forEach((p, i) => {
+    const x0 = 10 + (i % cols) * pw
+    const y0 = top + Math.floor(i / cols) * ph
+    const plotTop = y0 + 52
+    const plotH = ph - 85
+    const base = plotTop + plotH
+    const max = Math.max(...p.values.filter((v) => v !== null), 1e-9)
+    out.push(`<text x="${x0 + pw / 2}" y="${y0 + 20}" text-anchor="middle" font-size="14" font-weight="bold">${esc(p.title)}</text>`)
+    out.push(`<text x="${x0 + pw / 2}" y="${y0 + 37}" text-anchor="middle" font-size="11" fill="#495057">${esc(p.sub)}</text>`)
+    out.push(`<line x1="${x0 + 20}" y1="${base}" x2="${x0 + pw - 20}" y2="${base}" stroke="#adb5bd"/>`)
+    const slot = (pw - 40) / libs.length
+    p.values.forEach((v, j) => {
+      if (v === null) return
+      const h = Math.max(1, (v / max) * plotH)
+      const bx = x0 + 20 + j * slot + slot * 0.15
+      const bw = slot * 0.7
+      out.push(`<rect x="${bx.toFixed(1)}" y="${(base - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[libs[j]]}"><title>${esc(`${NAMES[libs[j]]}: ${v}`)}</title></rect>`)
+      out.push(`<text x="${(bx + bw / 2).toFixed(1)}" y="${(base - h - 4).toFixed(1)}" text-anchor="middle" font-size="11">${esc(v >= 100 ? v.toFixed(0) : v.toFixed(1))}</text>`)
+      out.push(`<text x="${(bx + bw / 2).toFixed(1)}" y="${base + 14}" text-anchor="middle" font-size="10" fill="#495057">${esc(libs[j] === US ? 'ours' : libs[j])}</text>`)
+    })
+  })
+  out.push('</svg>')
+  return out.join('\n') + '\n'
+}
+
+module.exports = { targets, text, svg, NAMES }

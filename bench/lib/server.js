@@ -1,0 +1,136 @@
+'use strict'
+// The server side of the benchmark, shared by every library: one HTTP server on
+// 127.0.0.1 driven by the orchestrator over IPC (process.send / 'message').
+//
+// A library file (bench/servers/<lib>.js) calls `serve({ add, broadcast })`:
+//   add(req, res, room)     registers one SSE client (room: a string, or null for none);
+//                           may return a promise that settles once it is registered
+//   broadcast(room, data)   sends `data` (a plain object) to `room` ('*' = every client)
+//
+// Commands (each answered with a message carrying the same `id`):
+//   count                          -> { added }            clients registered so far
+//   mem                            -> process.memoryUsage() after full GCs
+//   run { room, count, size, mode, run }
+//                                  -> { issuedMs }          once every broadcast was issued;
+//                                     mode 'turn': one broadcast per event-loop turn (setImmediate),
+//                                     mode 'burst': all of them in one synchronous loop
+//   stop                           -> { cpuMs, userMs, systemMs, unflushed, resWrites, socketWrites }
+//                                     CPU since `run` started; sent by the loader once every
+//                                     expected event has arrived, so the CPU covers the work
+//                                     and the writes until their bytes were on the wire.
+//   exit
+// With BENCH_COUNT_WRITES=1 (diagnostic mode: it costs time), `stop` also reports how many
+// res.write calls were made and how many writes the sockets handed to libuv (one write or
+// writev system call each, however many res.write calls were corked into it).
+
+const http = require('node:http')
+const net = require('node:net')
+
+const writes = { res: 0, socket: 0 }
+if (process.env.BENCH_COUNT_WRITES === '1') {
+  const resWrite = http.ServerResponse.prototype.write
+  http.ServerResponse.prototype.write = function write() {
+    writes.res++
+    return resWrite.apply(this, arguments)
+  }
+  const writeGeneric = net.Socket.prototype._writeGeneric
+  net.Socket.prototype._writeGeneric = function _writeGeneric() {
+    writes.socket++
+    return writeGeneric.apply(this, arguments)
+  }
+}
+
+/** Microseconds on the monotonic clock, which every process on the machine shares. */
+function nowUs() {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+const PAD = 'x'.repeat(64 * 1024)
+
+/** The event's data: run id, sequence number, send time, padded so its JSON is `size` bytes. */
+function payload(run, seq, size) {
+  const data = { r: run, s: seq, t: nowUs(), p: '' }
+  const bare = JSON.stringify(data).length
+  if (size > bare) data.p = PAD.slice(0, size - bare)
+  return data
+}
+
+function fullGc() {
+  if (typeof global.gc !== 'function') throw new Error('run the server with --expose-gc')
+  for (let i = 0; i < 3; i++) global.gc()
+}
+
+function serve(lib) {
+  const responses = []
+  let added = 0
+  let cpuStart = null
+
+  const server = http.createServer((req, res) => {
+    const room = new URL(req.url, 'http://127.0.0.1').searchParams.get('room')
+    responses.push(res)
+    Promise.resolve(lib.add(req, res, room)).then(() => added++)
+  })
+
+  const commands = {
+    count: () => ({ added }),
+    async mem() {
+      fullGc()
+      await new Promise(setImmediate)
+      fullGc()
+      return process.memoryUsage()
+    },
+    run({ room, count, size, mode, run }) {
+      fullGc()
+      writes.res = 0
+      writes.socket = 0
+      const started = nowUs()
+      cpuStart = process.cpuUsage()
+      if (mode === 'burst') {
+        for (let seq = 0; seq < count; seq++) lib.broadcast(room, payload(run, seq, size))
+        return { issuedMs: (nowUs() - started) / 1000 }
+      }
+      return new Promise((resolve) => {
+        let seq = 0
+        const step = () => {
+          lib.broadcast(room, payload(run, seq, size))
+          if (++seq < count) setImmediate(step)
+          else resolve({ issuedMs: (nowUs() - started) / 1000 })
+        }
+        setImmediate(step)
+      })
+    },
+    stop() {
+      const cpu = process.cpuUsage(cpuStart)
+      let unflushed = 0
+      for (const res of responses) if (res.writableLength > 0) unflushed++
+      return {
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        userMs: cpu.user / 1000,
+        systemMs: cpu.system / 1000,
+        unflushed,
+        resWrites: writes.res,
+        socketWrites: writes.socket,
+      }
+    },
+    exit() {
+      setImmediate(() => process.exit(0))
+      return {}
+    },
+  }
+
+  process.on('message', async (msg) => {
+    try {
+      process.send({ id: msg.id, ...(await commands[msg.cmd](msg)) })
+    } catch (err) {
+      process.send({ id: msg.id, error: String((err && err.stack) || err) })
+    }
+  })
+  // The orchestrator went away: do not linger.
+  process.on('disconnect', () => process.exit(0))
+
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+    process.send({ id: 0, port: server.address().port, pid: process.pid })
+  })
+}
+
+module.exports = { serve }

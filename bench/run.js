@@ -1,0 +1,290 @@
+'use strict'
+// The benchmark: `node bench/run.js` (full, a few minutes) or `BENCH_QUICK=1 node bench/run.js`.
+//
+// Each library runs in its own server process pinned to core 0 (bench/servers/<lib>.js);
+// this process is the load, pinned to core 1, with raw SSE connections (lib/load.js).
+// Server CPU is process.cpuUsage() in the server from the first broadcast until every
+// expected event has arrived here; wall time is measured here. Results go to
+// bench/results/latest.json and latest.svg. Timings are reported, never asserted.
+//
+// Environment: BENCH_QUICK=1 (fewer repetitions), BENCH_LIBS=ours,floor (a subset),
+// BENCH_ONLY=turn,burst (a subset of scenarios), BENCH_SERVER_FLAGS='--cpu-prof' (extra
+// node flags for the servers, e.g. to profile), BENCH_OUT=dir (where results go).
+
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const load = require('./lib/load')
+const report = require('./lib/report')
+
+/** Runs `command` with a raised open-file limit, pinned to `core`. */
+function pinned(core, args) {
+  const script = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec taskset -c "$0" "$@"'
+  return ['bash', ['-c', script, String(core), ...args]]
+}
+
+// Re-run this file as the load process on core 1.
+if (process.env.BENCH_LOADER !== '1') {
+  const [cmd, args] = pinned(1, [process.execPath, __filename])
+  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, BENCH_LOADER: '1' } })
+  child.on('exit', (code, signal) => process.exit(signal ? 1 : code))
+  return
+}
+
+const QUICK = process.env.BENCH_QUICK === '1'
+const REPS = QUICK ? 1 : 3 // measured repetitions per scenario (after a short warm-up); the median is kept
+const SCALE = QUICK ? 0.25 : 1 // quick mode sends a quarter of the broadcasts, to 4,000 clients in 40 rooms
+const OUT = path.resolve(process.env.BENCH_OUT || path.join(__dirname, 'results'))
+const TIMEOUT_MS = 60000
+
+const LIBS = ['ours', 'floor', 'simple-sse', 'better-sse', 'sse-channel'].filter(
+  (lib) => !process.env.BENCH_LIBS || process.env.BENCH_LIBS.split(',').includes(lib),
+)
+
+const ROOMS = QUICK ? 40 : 100 // of 100 clients each
+/** Client sets: each gets a fresh server process per library. */
+const SETS = {
+  flat: { clients: 1000, roomOf: () => null },
+  rooms: { clients: ROOMS * 100, roomOf: (i) => `room-${i % ROOMS}` },
+}
+
+const SCENARIOS = [
+  { key: 'turn', set: 'flat', room: '*', count: 200, size: 64, mode: 'turn' },
+  { key: 'burst', set: 'flat', room: '*', count: 200, size: 64, mode: 'burst' },
+  { key: 'kb1', set: 'flat', room: '*', count: 100, size: 1024, mode: 'turn' },
+  { key: 'kb16', set: 'flat', room: '*', count: 20, size: 16384, mode: 'turn' },
+  { key: 'idle', set: 'rooms', memory: true },
+  { key: 'room', set: 'rooms', room: 'room-0', count: 500, size: 64, mode: 'turn' },
+]
+  .filter((s) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(s.key))
+  .map((s) => (s.count ? { ...s, count: Math.max(5, Math.round(s.count * SCALE)) } : s))
+
+function describe(sc) {
+  const clients = SETS[sc.set].clients.toLocaleString('en')
+  if (sc.memory) return `${clients} idle clients in ${ROOMS} rooms: memory per client`
+  const size = sc.size >= 1024 ? `${sc.size / 1024} KB` : `${sc.size} B`
+  const to = sc.room === '*' ? 'all' : `one room of ${SETS[sc.set].clients / ROOMS}`
+  const how = sc.mode === 'burst' ? 'all in one turn' : 'one per event-loop turn'
+  return `${clients} clients, ${sc.count} × ${size} to ${to}, ${how}`
+}
+
+/** The res.write diagnostic: a small run with every res.write counted (it slows the server). */
+const WRITES = { clients: 100, count: 50 }
+
+// ---- server processes --------------------------------------------------------
+
+async function startServer(lib, env = {}) {
+  const file = path.join(__dirname, 'servers', `${lib}.js`)
+  const flags = (process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)
+  const [cmd, args] = pinned(0, [process.execPath, '--expose-gc', ...flags, file])
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  })
+  const waiting = new Map()
+  let nextId = 1
+  child.on('message', (msg) => {
+    const resolve = waiting.get(msg.id)
+    waiting.delete(msg.id)
+    if (resolve) resolve(msg)
+  })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const first = await Promise.race([
+    new Promise((resolve) => waiting.set(0, resolve)),
+    exited.then((code) => ({ error: `${lib} server exited (${code}) before listening` })),
+  ])
+  if (first.error) throw new Error(first.error)
+  return {
+    port: first.port,
+    async call(cmd, args = {}) {
+      const id = nextId++
+      const reply = await new Promise((resolve) => {
+        waiting.set(id, resolve)
+        child.send({ id, cmd, ...args })
+      })
+      if (reply.error) throw new Error(`${lib} server, ${cmd}: ${reply.error}`)
+      return reply
+    },
+    async stop() {
+      await this.call('exit').catch(() => {})
+      await exited
+    },
+  }
+}
+
+/** Connects the set's clients and waits until the library registered every one. */
+async function connect(server, set) {
+  const rooms = Array.from({ length: set.clients }, (_, i) => set.roomOf(i))
+  const clients = await load.connectAll(server.port, rooms)
+  const deadline = Date.now() + TIMEOUT_MS
+  while ((await server.call('count')).added < set.clients) {
+    if (Date.now() > deadline) throw new Error('the server did not register every client')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return clients
+}
+
+let runId = 0
+
+/** One measured broadcast run: server CPU, wall time, lost/extra events, latency. */
+async function measure(server, clients, sc) {
+  const run = ++runId
+  const tally = load.expect(clients, run, sc.count, (c) => sc.room === '*' || c.room === sc.room)
+  const startUs = load.nowUs()
+  const issued = await server.call('run', { room: sc.room, count: sc.count, size: sc.size, mode: sc.mode, run })
+  const settled = await load.settle(tally, TIMEOUT_MS)
+  const stopped = await server.call('stop')
+  return {
+    cpuMs: stopped.cpuMs,
+    userMs: stopped.userMs,
+    systemMs: stopped.systemMs,
+    wallMs: (settled.doneUs - startUs) / 1000,
+    issuedMs: issued.issuedMs,
+    events: tally.expected,
+    missing: settled.missing,
+    extra: settled.extra,
+    unflushed: stopped.unflushed,
+    p50Ms: load.percentile(tally.latencies, 50) / 1000,
+    p99Ms: load.percentile(tally.latencies, 99) / 1000,
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+/** The median of each figure over the repetitions; lost/extra events are summed. */
+function summarize(runs) {
+  const out = { reps: runs.length, cpuMsRuns: runs.map((r) => round(r.cpuMs)) }
+  for (const key of ['cpuMs', 'userMs', 'systemMs', 'wallMs', 'issuedMs', 'p50Ms', 'p99Ms']) {
+    out[key] = round(median(runs.map((r) => r[key])))
+  }
+  for (const key of ['events', 'missing', 'extra', 'unflushed']) {
+    out[key] = runs.reduce((sum, r) => sum + r[key], 0)
+  }
+  return out
+}
+
+function round(x, digits = 2) {
+  return x === null ? null : Number(x.toFixed(digits))
+}
+
+async function memoryPerClient(server, clientsBefore, set) {
+  const after = await server.call('mem')
+  const per = (key) => round((after[key] - clientsBefore[key]) / set.clients / 1024, 3)
+  return {
+    rssKB: per('rss'),
+    heapKB: per('heapUsed'),
+    externalKB: per('external'),
+    clients: set.clients,
+  }
+}
+
+async function runSet(lib, setName, scenarios, results) {
+  const set = SETS[setName]
+  const server = await startServer(lib)
+  try {
+    const before = await server.call('mem')
+    const connectStarted = Date.now()
+    const clients = await connect(server, set)
+    console.log(`  ${lib.padEnd(12)} ${set.clients} clients connected in ${Date.now() - connectStarted} ms`)
+    for (const sc of scenarios) {
+      process.stdout.write(`  ${lib.padEnd(12)} ${sc.key.padEnd(6)} `)
+      if (sc.memory) {
+        results[sc.key] = await memoryPerClient(server, before, set)
+        console.log(`${results[sc.key].rssKB} KB RSS/client`)
+        continue
+      }
+      await measure(server, clients, { ...sc, count: Math.max(5, Math.round(sc.count / 5)) }) // warm-up
+      const runs = []
+      for (let i = 0; i < REPS; i++) runs.push(await measure(server, clients, sc))
+      results[sc.key] = summarize(runs)
+      const r = results[sc.key]
+      console.log(`cpu ${r.cpuMs} ms, wall ${r.wallMs} ms, missing ${r.missing}, extra ${r.extra}`)
+    }
+    load.closeAll(clients)
+  } finally {
+    await server.stop()
+  }
+}
+
+/** res.write calls and socket writes per delivered event, one per turn and in one burst (diagnostic mode). */
+async function countWrites(lib) {
+  const server = await startServer(lib, { BENCH_COUNT_WRITES: '1' })
+  try {
+    const set = { clients: WRITES.clients, roomOf: () => null }
+    const clients = await connect(server, set)
+    const out = {}
+    for (const mode of ['turn', 'burst']) {
+      const sc = { room: '*', count: WRITES.count, size: 64, mode }
+      const tally = load.expect(clients, ++runId, sc.count, () => true)
+      await server.call('run', { ...sc, run: runId })
+      await load.settle(tally, TIMEOUT_MS)
+      const { resWrites, socketWrites } = await server.call('stop')
+      const events = WRITES.clients * WRITES.count
+      out[mode] = { res: round(resWrites / events, 3), socket: round(socketWrites / events, 3) }
+    }
+    load.closeAll(clients)
+    return out
+  } finally {
+    await server.stop()
+  }
+}
+
+async function main() {
+  const started = Date.now()
+  console.log(`SSE benchmark (${QUICK ? 'quick' : 'full'}: ${REPS} measured run(s) per scenario, median kept)`)
+  console.log(`node ${process.version}, ${os.cpus()[0].model}, ${os.cpus().length} cores; servers on core 0, load on core 1\n`)
+  const results = {}
+  const writes = {}
+  for (const lib of LIBS) {
+    const libStarted = Date.now()
+    results[lib] = {}
+    for (const setName of Object.keys(SETS)) {
+      const scenarios = SCENARIOS.filter((s) => s.set === setName)
+      if (scenarios.length > 0) await runSet(lib, setName, scenarios, results[lib])
+    }
+    writes[lib] = await countWrites(lib)
+    console.log(`  ${lib.padEnd(12)} done in ${((Date.now() - libStarted) / 1000).toFixed(1)} s`)
+  }
+  const doc = {
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    durationS: Math.round((Date.now() - started) / 1000),
+    machine: { node: process.version, cpu: os.cpus()[0].model, cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` },
+    method: {
+      reps: REPS,
+      cpu: 'server process.cpuUsage() (user+system) from the first broadcast until the loader has received every expected event; median of the runs',
+      wall: 'loader time from the run command until the last expected event arrived',
+      latency: 'per event: arrival time at the loader minus the send time the server put in the payload (shared monotonic clock)',
+      memory: '(RSS, V8 heap used, external) after full GCs with the clients connected, minus before, divided by the clients',
+      writes: `res.write calls and socket writes (libuv write requests, i.e. write/writev system calls) per delivered event, ${WRITES.clients} clients × ${WRITES.count} events (diagnostic run)`,
+    },
+    scenarios: SCENARIOS.map((sc) => ({
+      key: sc.key,
+      label: describe(sc),
+      room: sc.room,
+      count: sc.count,
+      size: sc.size,
+      mode: sc.mode,
+      clients: SETS[sc.set].clients,
+      events: sc.memory ? 0 : sc.count * (sc.room === '*' ? SETS[sc.set].clients : SETS[sc.set].clients / ROOMS),
+    })),
+    libs: LIBS,
+    results,
+    writes,
+  }
+  doc.targets = report.targets(doc)
+  fs.mkdirSync(OUT, { recursive: true })
+  fs.writeFileSync(path.join(OUT, 'latest.json'), JSON.stringify(doc, null, 2) + '\n')
+  fs.writeFileSync(path.join(OUT, 'latest.svg'), report.svg(doc))
+  console.log('\n' + report.text(doc))
+  console.log(`\nwrote ${path.relative(process.cwd(), path.join(OUT, 'latest.json'))} and latest.svg in ${doc.durationS} s`)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
