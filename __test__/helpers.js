@@ -66,9 +66,9 @@ function connect(port, path = '/', { headers = {} } = {}) {
         waiters.add(waiter)
       })
     },
-    /** Resolves when the server ends the response or closes the socket. */
-    closed() {
-      return client.ended ? Promise.resolve() : once(socket, 'close').then(() => undefined)
+    /** Resolves when the server ends the response (last chunk) or closes the socket. */
+    closed(timeoutMs = 5000) {
+      return client.until(() => client.ended, timeoutMs).then(() => undefined)
     },
     close() {
       socket.destroy()

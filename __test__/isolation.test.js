@@ -11,7 +11,7 @@ const { Worker } = require('node:worker_threads')
 const { once } = require('node:events')
 const sse = require('..')
 const { sseServer, within } = require('./helpers')
-const { runNode, ended } = require('./fixtures/rel-helpers')
+const { runNode } = require('./fixtures/rel-helpers')
 
 const fixture = (name) => path.join(__dirname, 'fixtures', name)
 
@@ -81,7 +81,7 @@ test('two workers: each has its own registry, ids from 0, broadcasts stay inside
   assert.equal(await within(a.exited, 5000, 'worker A exits by itself'), 0)
   assert.equal(await within(b.exited, 5000, 'worker B exits by itself'), 0)
   sse.close()
-  await ended(mainRaw)
+  await mainRaw.closed()
   await srv.close()
 })
 
@@ -181,7 +181,7 @@ test('close() flushes frames sent in the same tick, ends every response, stops t
   assert.ok(cleared.has(beat.timer), 'the heartbeat interval was cleared')
   assert.equal(started.filter((s) => !cleared.has(s.timer)).length, 0, 'no heartbeat interval left running')
 
-  await Promise.all(opened.map(([raw]) => ended(raw)))
+  await Promise.all(opened.map(([raw]) => raw.closed()))
   const tails = opened.map(([raw], i) => raw.text.slice(before[i].length))
   assert.equal(tails[0], `id: ${c0.id}\ndata: zero\n\nid: ${c0.id}\nevent: ev\ndata: to the room\n\nid: ${c0.id}\ndata: to all\n\n`)
   assert.equal(tails[1], `id: ${c1.id}\ndata: to all\n\nid: ${c1.id}\nretry: 1234\n\n`)

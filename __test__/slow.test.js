@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const sse = require('..')
 const { sseServer, connect, within } = require('./helpers')
-const { streamClient, runNode, watchdog, turn, ended } = require('./fixtures/rel-helpers')
+const { streamClient, runNode, watchdog, turn } = require('./fixtures/rel-helpers')
 
 const MiB = 1024 * 1024
 const DEFAULT_CAP = MiB
@@ -50,7 +50,7 @@ test('with a small cap, only the client that passes it is dropped', async (t) =>
   sse.broadcast('*', 'a'.repeat(1000))
   sse.send(small, 'b'.repeat(2000))
   for (let i = 0; i < 5; i++) sse.send(big, String(i).repeat(1000))
-  await ended(rawBig) // the dropped client is disconnected
+  await rawBig.closed() // the dropped client is disconnected
 
   assert.equal(drops.length, 1)
   assert.equal(drops[0].client, big)
