@@ -4,7 +4,8 @@
 //! - `registry`: clients, rooms and the room index;
 //! - `delivery`: per-client pending bytes, caps, backpressure and batches;
 //! - `hub`: the napi surface that `index.js` drives;
-//! - `redis`: broadcasts shared between processes through Redis pub/sub.
+//! - `redis`: broadcasts shared between processes through Redis pub/sub
+//!   (`redis/message.rs` the wire format, `redis/task.rs` the connection task).
 #![deny(clippy::all)]
 
 pub mod delivery;
