@@ -222,7 +222,6 @@ function removeConn(conn) {
   hub.remove(id)
   const at = indexOfId(id)
   if (at !== -1) clients.splice(at, 1)
-  const res = conn.res
   if (conn.closeTarget !== null) conn.closeTarget.removeListener('close', conn.onClose)
   if (conn.drainTarget !== null) conn.drainTarget.removeListener('drain', conn.onDrain)
   if (conns.size === 0) stopHeartbeat()
