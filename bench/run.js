@@ -11,7 +11,7 @@
 // BENCH_ONLY=turn,burst (a subset of scenarios), BENCH_SERVER_FLAGS='--cpu-prof' (extra
 // node flags for the servers, e.g. to profile), BENCH_OUT=dir (where results go).
 
-const { spawn } = require('node:child_process')
+const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -38,9 +38,10 @@ const SCALE = QUICK ? 0.25 : 1 // quick mode sends a quarter of the broadcasts, 
 const OUT = path.resolve(process.env.BENCH_OUT || path.join(__dirname, 'results'))
 const TIMEOUT_MS = 60000
 
-const LIBS = ['ours', 'floor', 'simple-sse', 'better-sse', 'sse-channel'].filter(
-  (lib) => !process.env.BENCH_LIBS || process.env.BENCH_LIBS.split(',').includes(lib),
-)
+// Any file in servers/ can be named, e.g. a variant made for an experiment.
+const LIBS = process.env.BENCH_LIBS
+  ? process.env.BENCH_LIBS.split(',')
+  : ['ours', 'floor', 'simple-sse', 'better-sse', 'sse-channel']
 
 const ROOMS = QUICK ? 40 : 100 // of 100 clients each
 /** Client sets: each gets a fresh server process per library. */
@@ -233,6 +234,17 @@ async function countWrites(lib) {
   }
 }
 
+/** The commit measured, with "+dirty" when the package's own files had local changes. */
+function gitHead() {
+  const git = (args) => execFileSync('git', args, { cwd: path.join(__dirname, '..'), encoding: 'utf8' }).trim()
+  try {
+    const dirty = git(['status', '--porcelain', '--', 'index.js', 'src', 'Cargo.toml']) !== ''
+    return git(['rev-parse', '--short', 'HEAD']) + (dirty ? '+dirty' : '')
+  } catch {
+    return null
+  }
+}
+
 async function main() {
   const started = Date.now()
   console.log(`SSE benchmark (${QUICK ? 'quick' : 'full'}: ${REPS} measured run(s) per scenario, median kept)`)
@@ -253,6 +265,7 @@ async function main() {
     date: new Date().toISOString(),
     mode: QUICK ? 'quick' : 'full',
     durationS: Math.round((Date.now() - started) / 1000),
+    commit: gitHead(),
     machine: { node: process.version, cpu: os.cpus()[0].model, cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` },
     method: {
       reps: REPS,

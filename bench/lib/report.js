@@ -14,6 +14,8 @@ const SHORT = {
   idle: 'idle memory',
 }
 
+const nameOf = (lib) => NAMES[lib] || lib
+const colorOf = (lib) => COLORS[lib] || '#343a40'
 const fmt = (x, digits = 1) => (x === null || x === undefined ? '—' : Number(x).toFixed(digits))
 const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—')
 
@@ -79,7 +81,7 @@ function text(doc) {
       .map((lib) => {
         const x = doc.results[lib][sc.key]
         const ours = doc.results[US] && doc.results[US][sc.key]
-        return [NAMES[lib], fmt(x.cpuMs), fmt(x.wallMs), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), x.missing, x.extra, lib === US || !ours ? '—' : ratio(ours.cpuMs, x.cpuMs)]
+        return [nameOf(lib), fmt(x.cpuMs), fmt(x.wallMs), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), x.missing, x.extra, lib === US || !ours ? '—' : ratio(ours.cpuMs, x.cpuMs)]
       })
     parts.push(`${sc.key}: ${sc.label} (${sc.events.toLocaleString('en')} events)`)
     parts.push(table(['library', 'server CPU ms', 'wall ms', 'p50 ms', 'p99 ms', 'missing', 'extra', 'ours ÷ lib (CPU)'], rows))
@@ -91,13 +93,13 @@ function text(doc) {
     parts.push(`idle: ${doc.scenarios.find((s) => s.key === 'idle').label} (after GC)`)
     parts.push(table(['library', 'RSS KB', 'V8 heap KB', 'external KB', 'ours − lib RSS KB'], idle.map((lib) => {
       const m = doc.results[lib].idle
-      return [NAMES[lib], fmt(m.rssKB, 2), fmt(m.heapKB, 2), fmt(m.externalKB, 2), lib === US || !ours ? '—' : fmt(ours.rssKB - m.rssKB, 2)]
+      return [nameOf(lib), fmt(m.rssKB, 2), fmt(m.heapKB, 2), fmt(m.externalKB, 2), lib === US || !ours ? '—' : fmt(ours.rssKB - m.rssKB, 2)]
     })))
     parts.push('')
   }
   if (doc.writes && Object.keys(doc.writes).length > 0) {
     parts.push('writes per delivered event (diagnostic run): res.write calls / socket writes (system calls)')
-    parts.push(table(['library', 'res.write, per turn', 'socket, per turn', 'res.write, burst', 'socket, burst'], Object.entries(doc.writes).map(([lib, w]) => [NAMES[lib], fmt(w.turn.res, 2), fmt(w.turn.socket, 2), fmt(w.burst.res, 3), fmt(w.burst.socket, 3)])))
+    parts.push(table(['library', 'res.write, per turn', 'socket, per turn', 'res.write, burst', 'socket, burst'], Object.entries(doc.writes).map(([lib, w]) => [nameOf(lib), fmt(w.turn.res, 2), fmt(w.turn.socket, 2), fmt(w.burst.res, 3), fmt(w.burst.socket, 3)])))
     parts.push('')
   }
   if (doc.results[US]) {
@@ -117,17 +119,21 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Small multiples: one panel per scenario with its own linear scale, bars per library. */
 function svg(doc) {
   const libs = doc.libs
-  const panels = doc.scenarios.map((sc) => ({
+  // Memory last: it is the one panel that is not CPU.
+  const ordered = [...doc.scenarios.filter((s) => s.key !== 'idle'), ...doc.scenarios.filter((s) => s.key === 'idle')]
+  const panels = ordered.map((sc) => ({
     title: SHORT[sc.key] || sc.key,
-    sub: sc.key === 'idle' ? `RSS KB per client, ${sc.clients.toLocaleString('en')} clients` : `server CPU ms, ${sc.clients.toLocaleString('en')} clients`,
+    sub: sc.key === 'idle'
+      ? `RSS KB per client, ${sc.clients.toLocaleString('en')} clients`
+      : `server CPU ms, ${sc.count} events × ${(sc.events / sc.count).toLocaleString('en')} clients${sc.events / sc.count < sc.clients ? ` (of ${sc.clients.toLocaleString('en')})` : ''}`,
     values: libs.map((lib) => {
       const x = doc.results[lib][sc.key]
       return x ? (sc.key === 'idle' ? x.rssKB : x.cpuMs) : null
     }),
   }))
   const cols = 3
-  const pw = 300
-  const ph = 230
+  const pw = 320
+  const ph = 240
   const top = 90
   const width = cols * pw + 20
   const height = top + Math.ceil(panels.length / cols) * ph + 20
@@ -135,20 +141,20 @@ function svg(doc) {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`)
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`)
   out.push(`<text x="${width / 2}" y="28" text-anchor="middle" font-size="18" font-weight="bold">SSE broadcast: server CPU and memory per client (lower is better)</text>`)
-  out.push(`<text x="${width / 2}" y="48" text-anchor="middle" font-size="12" fill="#495057">${esc(`node ${doc.machine.node}, server pinned to one core, median of ${doc.method.reps} run(s), ${doc.date.slice(0, 10)}`)}</text>`)
+  out.push(`<text x="${width / 2}" y="48" text-anchor="middle" font-size="12" fill="#495057">${esc(`ours = simple-sse-rs · node ${doc.machine.node}, each server pinned to one core · median of ${doc.method.reps} run(s) · ${doc.date.slice(0, 10)}`)}</text>`)
   // Legend.
   const lw = 150
   let lx = (width - libs.length * lw) / 2
   for (const lib of libs) {
-    out.push(`<rect x="${lx}" y="62" width="14" height="14" fill="${COLORS[lib]}"/>`)
-    out.push(`<text x="${lx + 20}" y="74" font-size="12">${esc(NAMES[lib])}</text>`)
+    out.push(`<rect x="${lx}" y="62" width="14" height="14" fill="${colorOf(lib)}"/>`)
+    out.push(`<text x="${lx + 20}" y="74" font-size="12">${esc(nameOf(lib))}</text>`)
     lx += lw
   }
   panels.forEach((p, i) => {
     const x0 = 10 + (i % cols) * pw
     const y0 = top + Math.floor(i / cols) * ph
-    const plotTop = y0 + 52
-    const plotH = ph - 85
+    const plotTop = y0 + 62
+    const plotH = ph - 95
     const base = plotTop + plotH
     const max = Math.max(...p.values.filter((v) => v !== null), 1e-9)
     out.push(`<text x="${x0 + pw / 2}" y="${y0 + 20}" text-anchor="middle" font-size="14" font-weight="bold">${esc(p.title)}</text>`)
@@ -160,7 +166,7 @@ function svg(doc) {
       const h = Math.max(1, (v / max) * plotH)
       const bx = x0 + 20 + j * slot + slot * 0.15
       const bw = slot * 0.7
-      out.push(`<rect x="${bx.toFixed(1)}" y="${(base - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[libs[j]]}"><title>${esc(`${NAMES[libs[j]]}: ${v}`)}</title></rect>`)
+      out.push(`<rect x="${bx.toFixed(1)}" y="${(base - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${colorOf(libs[j])}"><title>${esc(`${nameOf(libs[j])}: ${v}`)}</title></rect>`)
       out.push(`<text x="${(bx + bw / 2).toFixed(1)}" y="${(base - h - 4).toFixed(1)}" text-anchor="middle" font-size="11">${esc(v >= 100 ? v.toFixed(0) : v.toFixed(1))}</text>`)
       out.push(`<text x="${(bx + bw / 2).toFixed(1)}" y="${base + 14}" text-anchor="middle" font-size="10" fill="#495057">${esc(libs[j] === US ? 'ours' : libs[j])}</text>`)
     })
@@ -170,3 +176,13 @@ function svg(doc) {
 }
 
 module.exports = { targets, text, svg, NAMES }
+
+// `node bench/lib/report.js [results.json]`: print the tables and rewrite the SVG beside the JSON.
+if (require.main === module) {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const file = path.resolve(process.argv[2] || path.join(__dirname, '..', 'results', 'latest.json'))
+  const doc = JSON.parse(fs.readFileSync(file, 'utf8'))
+  fs.writeFileSync(path.join(path.dirname(file), 'latest.svg'), svg(doc))
+  console.log(text(doc))
+}
