@@ -18,9 +18,11 @@ const path = require('node:path')
 const load = require('./lib/load')
 const report = require('./lib/report')
 
-/** Runs `command` with a raised open-file limit, pinned to `core`. */
+/** Runs `command` with a raised open-file limit, pinned to `core` (unpinned without taskset). */
 function pinned(core, args) {
-  const script = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec taskset -c "$0" "$@"'
+  const script =
+    'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ' +
+    'if command -v taskset >/dev/null; then exec taskset -c "$0" "$@"; else exec "$@"; fi'
   return ['bash', ['-c', script, String(core), ...args]]
 }
 

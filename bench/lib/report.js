@@ -61,7 +61,9 @@ function targets(doc) {
   timesLess('room', 'simple-sse', 2)
   if (r[US] && r[US].idle && r.floor && r.floor.idle) {
     const extra = r[US].idle.rssKB - r.floor.idle.rssKB
-    check('idle: RSS per client ≤ floor + 1 KB (ours − floor, KB)', extra, 1, extra <= 1)
+    // RSS moves by a few MB from run to run (allocator state): ±1 KB per client at 4,000.
+    const noisy = doc.mode === 'quick' ? ' [quick mode: ±1 KB noise]' : ''
+    check(`idle: RSS per client ≤ floor + 1 KB (ours − floor, KB)${noisy}`, extra, 1, extra <= 1)
   }
   if (r[US]) {
     const runs = Object.values(r[US]).filter((x) => x.events !== undefined)
@@ -183,6 +185,7 @@ if (require.main === module) {
   const path = require('node:path')
   const file = path.resolve(process.argv[2] || path.join(__dirname, '..', 'results', 'latest.json'))
   const doc = JSON.parse(fs.readFileSync(file, 'utf8'))
+  doc.targets = targets(doc)
   fs.writeFileSync(path.join(path.dirname(file), 'latest.svg'), svg(doc))
   console.log(text(doc))
 }
