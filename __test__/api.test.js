@@ -455,3 +455,47 @@ test(
     assert.deepEqual(flushes, [c.id, c.id])
   },
 )
+
+test('large broadcasts (shared, not copied per client) keep exact bytes and order', async (t) => {
+  // A plain response (written straight to its socket) and one whose write was wrapped
+  // before add(), as middleware does (written through res.write).
+  const added = []
+  const srv = await listen((req, res) => {
+    if (req.url === '/wrapped') {
+      const write = res.write
+      res.write = function (...args) {
+        return write.apply(this, args)
+      }
+    }
+    added.push(sse.add(req, res))
+  })
+  const rawA = await connect(srv.port, '/')
+  const rawB = await connect(srv.port, '/wrapped')
+  const [a, b] = added
+  t.after(async () => {
+    await srv.close()
+    await Promise.all(added.map(gone))
+  })
+  const big = 'b'.repeat(5000)
+  const huge = 'h\n'.repeat(40000)
+
+  // One turn with only a large body each; then one where more follows it for a client.
+  sse.broadcast('*', 'big', big)
+  await expectBody(rawA, frame(a.id, 'big', big))
+  await expectBody(rawB, frame(b.id, 'big', big))
+  sse.broadcast('*', huge)
+  sse.send(a, 'after')
+  sse.broadcast('*', 'big', big)
+  for (const client of [a, b]) mark(client)
+  const hugeFrame = (id) => frame(id, null, huge)
+  await expectBody(
+    rawA,
+    frame(a.id, 'big', big) + hugeFrame(a.id) + frame(a.id, null, 'after') + frame(a.id, 'big', big) + markFrame(a.id),
+  )
+  await expectBody(rawB, frame(b.id, 'big', big) + hugeFrame(b.id) + frame(b.id, 'big', big) + markFrame(b.id))
+  assert.deepEqual(
+    [rawA.chunks.length, rawB.chunks.length],
+    [2, 2],
+    'one HTTP chunk per client per turn',
+  )
+})

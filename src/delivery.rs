@@ -8,8 +8,22 @@
 //! pass the cap is dropped: its bytes are discarded and its id reported once.
 //! A *framed* outbox is drained as one HTTP/1.1 chunk (`<hex len>\r\n…\r\n`), for
 //! responses JS writes straight to their socket.
+//!
+//! Large broadcast bodies are not copied per client: a client with nothing else
+//! pending just refers to the shared body, and the batch carries each shared body
+//! once (JS writes the client's head and the body together). Anything more for that
+//! client copies the body into its outbox first, so order is kept.
 
+use std::sync::Arc;
+
+use crate::frame;
 use crate::registry::Registry;
+
+/// Broadcast bodies at least this large are shared between clients, not copied.
+pub const SHARE_MIN: usize = 4096;
+
+/// In a batch's index: this client's part has no shared body.
+pub const NO_BODY: u32 = u32::MAX;
 
 /// Default cap on the bytes queued for one client.
 pub const DEFAULT_MAX_PENDING: usize = 1024 * 1024;
@@ -20,6 +34,8 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 #[derive(Default)]
 pub struct Outbox {
     buf: Vec<u8>,
+    /// When set (and `buf` is empty), what is pending is `id: <id>\n` and this body.
+    shared: Option<Arc<[u8]>>,
     queued: bool,
     paused: bool,
     dropped: bool,
@@ -27,8 +43,17 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// Bytes waiting for this client (a shared body counted with its longest `id:` line).
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.shared.as_ref().map_or(0, |b| b.len() + MAX_ID_LINE)
+    }
+
+    /// Copies a shared body into the outbox, so that more can follow it.
+    fn own(&mut self, id: u32) {
+        if let Some(body) = self.shared.take() {
+            frame::push_id(&mut self.buf, id);
+            self.buf.extend_from_slice(&body);
+        }
     }
 }
 
@@ -46,10 +71,14 @@ pub struct Counters {
 #[derive(Default, Debug)]
 pub struct Batch {
     pub data: Vec<u8>,
-    /// `(client id, end offset in data)` pairs; each client's bytes start where the previous ended.
+    /// `(client id, end offset in data, body)` triples; each client's bytes start where the
+    /// previous ended and go on with `bodies[body]` (then `\r\n` when framed), or
+    /// stop there when body is [`NO_BODY`].
     pub index: Vec<u32>,
     /// Clients dropped since the last drain.
     pub dropped: Vec<u32>,
+    /// Shared bodies, each once; `index` refers to them by position.
+    pub bodies: Vec<Arc<[u8]>>,
 }
 
 impl Batch {
@@ -84,14 +113,18 @@ const CHUNK_FRAMING: usize = 12;
 
 /// Appends `bytes` as one HTTP/1.1 chunk: `<hex len>\r\n<bytes>\r\n`.
 fn push_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_chunk_size(out, bytes.len());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the start of an HTTP/1.1 chunk of `len` bytes: `<hex len>\r\n`.
+fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let len = bytes.len();
     let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
     for shift in (0..digits).rev() {
         out.push(HEX[(len >> (shift * 4)) & 0xf]);
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(bytes);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -116,14 +149,45 @@ impl Delivery {
         if outbox.dropped {
             return false;
         }
-        if outbox.buf.len().saturating_add(len) > self.max_pending {
-            outbox.dropped = true;
-            outbox.buf = Vec::new();
-            self.dropped.push(id);
-            self.counters.dropped += 1;
+        if self.over_cap(id, outbox, len) {
             return true;
         }
+        outbox.own(id);
         write(&mut outbox.buf);
+        self.queued(id, outbox)
+    }
+
+    /// Queues `id: <id>\n` and a broadcast body; large bodies are shared, not copied.
+    pub fn push_body(&mut self, id: u32, outbox: &mut Outbox, body: &Arc<[u8]>) -> bool {
+        let len = body.len() + MAX_ID_LINE;
+        if body.len() < SHARE_MIN || outbox.pending() > 0 || outbox.paused || outbox.dropped {
+            return self.push(id, outbox, len, |buf| {
+                frame::push_id(buf, id);
+                buf.extend_from_slice(body);
+            });
+        }
+        if self.over_cap(id, outbox, len) {
+            return true;
+        }
+        outbox.shared = Some(Arc::clone(body));
+        self.queued(id, outbox)
+    }
+
+    /// Drops the client when `len` more bytes would pass the cap; true if it did.
+    fn over_cap(&mut self, id: u32, outbox: &mut Outbox, len: usize) -> bool {
+        if outbox.pending().saturating_add(len) <= self.max_pending {
+            return false;
+        }
+        outbox.dropped = true;
+        outbox.buf = Vec::new();
+        outbox.shared = None;
+        self.dropped.push(id);
+        self.counters.dropped += 1;
+        true
+    }
+
+    /// Counts a queued frame; true when the client just became dirty.
+    fn queued(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         self.counters.frames += 1;
         if outbox.queued || outbox.paused {
             return false;
@@ -146,7 +210,7 @@ impl Delivery {
     /// Returns true when the client has bytes waiting and JS must run.
     pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         outbox.paused = false;
-        if outbox.queued || outbox.dropped || outbox.buf.is_empty() {
+        if outbox.queued || outbox.dropped || outbox.pending() == 0 {
             return false;
         }
         outbox.queued = true;
@@ -155,7 +219,8 @@ impl Delivery {
     }
 
     /// Takes everything queued for one client, paused or not (for a direct write or end).
-    pub fn take(&mut self, outbox: &mut Outbox) -> Vec<u8> {
+    pub fn take(&mut self, id: u32, outbox: &mut Outbox) -> Vec<u8> {
+        outbox.own(id);
         let taken = std::mem::take(&mut outbox.buf);
         self.counters.bytes += taken.len() as u64;
         taken
@@ -173,14 +238,33 @@ impl Delivery {
             .filter_map(|id| reg.get_mut(*id).map(|o| o.buf.len() + CHUNK_FRAMING))
             .sum();
         batch.data.reserve_exact(size.min(u32::MAX as usize));
-        batch.index.reserve(dirty.len() * 2);
+        batch.index.reserve(dirty.len() * 3);
         let mut left = Vec::new();
         for id in dirty.drain(..) {
             let Some(outbox) = reg.get_mut(id) else {
                 continue;
             };
-            if outbox.buf.is_empty() || outbox.paused || outbox.dropped {
+            if outbox.pending() == 0 || outbox.paused || outbox.dropped {
                 outbox.queued = false;
+                continue;
+            }
+            if let Some(body) = outbox.shared.take() {
+                outbox.queued = false;
+                let mut head = Vec::with_capacity(MAX_ID_LINE);
+                frame::push_id(&mut head, id);
+                if outbox.framed {
+                    push_chunk_size(&mut batch.data, head.len() + body.len());
+                }
+                batch.data.extend_from_slice(&head);
+                self.counters.bytes += (head.len() + body.len()) as u64;
+                let at = match batch.bodies.iter().position(|b| Arc::ptr_eq(b, &body)) {
+                    Some(at) => at,
+                    None => {
+                        batch.bodies.push(body);
+                        batch.bodies.len() - 1
+                    }
+                };
+                batch.index.extend([id, batch.data.len() as u32, at as u32]);
                 continue;
             }
             let framing = if outbox.framed { CHUNK_FRAMING } else { 0 };
@@ -202,8 +286,7 @@ impl Delivery {
             if outbox.buf.capacity() > KEEP_CAPACITY {
                 outbox.buf = Vec::new();
             }
-            batch.index.push(id);
-            batch.index.push(end32);
+            batch.index.extend([id, end32, NO_BODY]);
         }
         self.dirty = left;
         if self.dirty.capacity() == 0 {
@@ -233,18 +316,26 @@ mod tests {
         d.push(id, outbox, bytes.len(), |buf| buf.extend_from_slice(bytes))
     }
 
-    fn split(batch: &Batch) -> Vec<(u32, &[u8])> {
+    /// Each client's bytes as JS writes them: its part of `data`, then its shared body.
+    fn split(batch: &Batch) -> Vec<(u32, Vec<u8>)> {
         let mut start = 0;
         batch
             .index
-            .chunks(2)
-            .map(|pair| {
-                let end = pair[1] as usize;
-                let part = (pair[0], &batch.data[start..end]);
+            .chunks(3)
+            .map(|part| {
+                let end = part[1] as usize;
+                let mut bytes = batch.data[start..end].to_vec();
+                if part[2] != NO_BODY {
+                    bytes.extend_from_slice(&batch.bodies[part[2] as usize]);
+                }
                 start = end;
-                part
+                (part[0], bytes)
             })
             .collect()
+    }
+
+    fn owned(parts: &[(u32, &[u8])]) -> Vec<(u32, Vec<u8>)> {
+        parts.iter().map(|(id, b)| (*id, b.to_vec())).collect()
     }
 
     #[test]
@@ -254,7 +345,7 @@ mod tests {
         assert!(push(&mut d, &mut reg, ids[0], b"b"));
         assert!(!push(&mut d, &mut reg, ids[1], b"c"));
         let batch = d.drain(&mut reg);
-        assert_eq!(split(&batch), vec![(1, &b"ac"[..]), (0, &b"b"[..])]);
+        assert_eq!(split(&batch), owned(&[(1, b"ac"), (0, b"b")]));
         assert!(!d.has_work());
         assert!(d.drain(&mut reg).is_empty());
         assert_eq!(d.counters.frames, 3);
@@ -269,7 +360,7 @@ mod tests {
         assert!(d.drain(&mut reg).is_empty());
         assert!(d.resume(ids[0], reg.get_mut(ids[0]).expect("client")));
         push(&mut d, &mut reg, ids[0], b"y");
-        assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"xy"[..])]);
+        assert_eq!(split(&d.drain(&mut reg)), owned(&[(0, b"xy")]));
     }
 
     #[test]
@@ -282,7 +373,7 @@ mod tests {
         assert!(!push(&mut d, &mut reg, ids[0], b"f"));
         let batch = d.drain(&mut reg);
         assert_eq!(batch.dropped, vec![0]);
-        assert_eq!(split(&batch), vec![(1, &b"abc"[..])]);
+        assert_eq!(split(&batch), owned(&[(1, b"abc")]));
         assert_eq!(reg.get_mut(ids[0]).expect("client").pending(), 0);
         assert_eq!(d.counters.dropped, 1);
     }
@@ -291,10 +382,10 @@ mod tests {
     fn take_empties_the_outbox_and_drain_skips_it() {
         let (mut reg, mut d, ids) = setup(1);
         push(&mut d, &mut reg, ids[0], b"x");
-        assert_eq!(d.take(reg.get_mut(ids[0]).expect("client")), b"x");
+        assert_eq!(d.take(ids[0], reg.get_mut(ids[0]).expect("client")), b"x");
         assert!(d.drain(&mut reg).is_empty());
         push(&mut d, &mut reg, ids[0], b"z");
-        assert_eq!(split(&d.drain(&mut reg)), vec![(0, &b"z"[..])]);
+        assert_eq!(split(&d.drain(&mut reg)), owned(&[(0, b"z")]));
     }
 
     #[test]
@@ -309,11 +400,72 @@ mod tests {
         let mut want = b"12c\r\n".to_vec();
         want.extend_from_slice(&big);
         want.extend_from_slice(b"\r\n");
-        assert_eq!(parts, vec![(0, &want[..]), (1, &b"y"[..])]);
+        assert_eq!(parts, owned(&[(0, &want), (1, b"y")]));
         assert_eq!(d.counters.bytes, 301);
         let mut one = Vec::new();
         push_chunk(&mut one, b"abc");
         assert_eq!(one, b"3\r\nabc\r\n");
+    }
+
+    fn frame_of(id: u32, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::push_id(&mut out, id);
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn large_bodies_are_shared_once_per_batch() {
+        let (mut reg, mut d, ids) = setup(3);
+        Delivery::set_framed(reg.get_mut(ids[1]).expect("client"), true);
+        let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
+        for id in &ids {
+            assert!(d.push_body(*id, reg.get_mut(*id).expect("client"), &body));
+        }
+        let batch = d.drain(&mut reg);
+        assert_eq!(
+            batch.bodies.len(),
+            1,
+            "one copy of the body for every client"
+        );
+        assert!(batch.index.chunks(3).all(|part| part[2] == 0));
+        let mut framed = format!("{:x}\r\n", SHARE_MIN + 6).into_bytes();
+        framed.extend_from_slice(b"id: 1\n");
+        let parts = split(&batch);
+        assert_eq!(parts[0], (0, frame_of(0, &body)));
+        assert_eq!(parts[1], (1, [framed, body.to_vec()].concat()));
+        assert_eq!(parts[2], (2, frame_of(2, &body)));
+        assert_eq!(d.counters.bytes, 3 * (SHARE_MIN as u64 + 6));
+    }
+
+    #[test]
+    fn anything_after_a_shared_body_keeps_the_order() {
+        let (mut reg, mut d, ids) = setup(1);
+        let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
+        let outbox = reg.get_mut(ids[0]).expect("client");
+        d.push_body(0, outbox, &body);
+        d.push(0, outbox, 1, |buf| buf.push(b'!'));
+        d.push_body(0, outbox, &body);
+        let batch = d.drain(&mut reg);
+        assert!(batch.bodies.is_empty());
+        let want = [frame_of(0, &body), b"!".to_vec(), frame_of(0, &body)].concat();
+        assert_eq!(split(&batch), vec![(0, want)]);
+        // take() copies a shared body out too.
+        let outbox = reg.get_mut(ids[0]).expect("client");
+        d.push_body(0, outbox, &body);
+        assert_eq!(d.take(0, outbox), frame_of(0, &body));
+        assert!(d.drain(&mut reg).is_empty());
+    }
+
+    #[test]
+    fn shared_bodies_count_against_the_cap() {
+        let (mut reg, mut d, ids) = setup(1);
+        d.set_max_pending(SHARE_MIN);
+        let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
+        assert!(d.push_body(0, reg.get_mut(ids[0]).expect("client"), &body));
+        let batch = d.drain(&mut reg);
+        assert_eq!(batch.dropped, vec![0]);
+        assert!(batch.index.is_empty());
     }
 
     #[test]
@@ -322,6 +474,6 @@ mod tests {
         push(&mut d, &mut reg, ids[0], b"x");
         push(&mut d, &mut reg, ids[1], b"y");
         reg.remove(ids[0]);
-        assert_eq!(split(&d.drain(&mut reg)), vec![(1, &b"y"[..])]);
+        assert_eq!(split(&d.drain(&mut reg)), owned(&[(1, b"y")]));
     }
 }

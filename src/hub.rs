@@ -35,12 +35,9 @@ impl State {
     pub fn broadcast(&mut self, room: &Room, body: &[u8]) -> (usize, bool) {
         let State { reg, out } = self;
         let mut wake = false;
-        let len = body.len() + MAX_ID_LINE;
+        let body: Arc<[u8]> = Arc::from(body);
         let reached = reg.for_each_in(room, |id, outbox| {
-            wake |= out.push(id, outbox, len, |buf| {
-                frame::push_id(buf, id);
-                buf.extend_from_slice(body);
-            });
+            wake |= out.push_body(id, outbox, &body);
         });
         (reached, wake)
     }
@@ -93,8 +90,11 @@ impl Shared {
 pub struct Batch {
     /// Every client's bytes, one after the other.
     pub data: Buffer,
-    /// `(client id, end offset in data)` pairs.
+    /// `(client id, end offset in data, body)` triples: a client's bytes are its part of
+    /// `data`, then `bodies[body]` (and `\r\n` when framed) unless body is 0xFFFFFFFF.
     pub index: Uint32Array,
+    /// Large broadcast bodies, each once, shared by the clients that receive them.
+    pub bodies: Vec<Buffer>,
     /// Ids of clients dropped for passing the pending-bytes cap.
     pub dropped: Uint32Array,
 }
@@ -313,7 +313,7 @@ impl Hub {
         if outbox.pending() == 0 {
             return None;
         }
-        Some(out.take(outbox).into())
+        Some(out.take(id, outbox).into())
     }
 
     /// One batch of everything pending, or null when nothing is.
@@ -332,6 +332,7 @@ impl Hub {
         Some(Batch {
             data: batch.data.into(),
             index: Uint32Array::new(batch.index),
+            bodies: batch.bodies.iter().map(|b| b.to_vec().into()).collect(),
             dropped: Uint32Array::new(batch.dropped),
         })
     }
