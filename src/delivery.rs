@@ -2,8 +2,8 @@
 //!
 //! Frames are appended to the receiving client's outbox; the first frame a client
 //! gets in a turn puts it on the dirty list. `drain` concatenates every dirty,
-//! writable outbox into one buffer with an index of `(id, end)` pairs, so JS makes
-//! one `res.write` per client per turn. A paused client (its socket said "slow
+//! writable outbox into one buffer with an index of `(id, end, body)` triples, so JS
+//! makes one write per client per turn. A paused client (its socket said "slow
 //! down") keeps its frames in order until resumed. A client whose outbox would
 //! pass the cap is dropped: its bytes are discarded and its id reported once.
 //! A *framed* outbox is drained as one HTTP/1.1 chunk (`<hex len>\r\n…\r\n`), for
@@ -157,16 +157,20 @@ impl Delivery {
         self.queued(id, outbox)
     }
 
+    /// Queues `id: <id>\n` and a copy of `body` (the part of a frame after its id line).
+    pub fn push_frame(&mut self, id: u32, outbox: &mut Outbox, body: &[u8]) -> bool {
+        self.push(id, outbox, body.len() + MAX_ID_LINE, |buf| {
+            frame::push_id(buf, id);
+            buf.extend_from_slice(body);
+        })
+    }
+
     /// Queues `id: <id>\n` and a broadcast body; large bodies are shared, not copied.
     pub fn push_body(&mut self, id: u32, outbox: &mut Outbox, body: &Arc<[u8]>) -> bool {
-        let len = body.len() + MAX_ID_LINE;
         if body.len() < SHARE_MIN || outbox.pending() > 0 || outbox.paused || outbox.dropped {
-            return self.push(id, outbox, len, |buf| {
-                frame::push_id(buf, id);
-                buf.extend_from_slice(body);
-            });
+            return self.push_frame(id, outbox, body);
         }
-        if self.over_cap(id, outbox, len) {
+        if self.over_cap(id, outbox, body.len() + MAX_ID_LINE) {
             return true;
         }
         outbox.shared = Some(Arc::clone(body));
@@ -248,8 +252,14 @@ impl Delivery {
                 outbox.queued = false;
                 continue;
             }
+            if batch.data.len() + outbox.buf.len() + MAX_ID_LINE + CHUNK_FRAMING > u32::MAX as usize
+            {
+                // A batch is indexed with u32 offsets: what does not fit waits for the next one.
+                left.push(id);
+                continue;
+            }
+            outbox.queued = false;
             if let Some(body) = outbox.shared.take() {
-                outbox.queued = false;
                 let mut head = Vec::with_capacity(MAX_ID_LINE);
                 frame::push_id(&mut head, id);
                 if outbox.framed {
@@ -267,13 +277,6 @@ impl Delivery {
                 batch.index.extend([id, batch.data.len() as u32, at as u32]);
                 continue;
             }
-            let framing = if outbox.framed { CHUNK_FRAMING } else { 0 };
-            if batch.data.len() + outbox.buf.len() + framing > u32::MAX as usize {
-                // A batch is indexed with u32 offsets: what does not fit waits for the next one.
-                left.push(id);
-                continue;
-            }
-            outbox.queued = false;
             let bytes = outbox.buf.len() as u64;
             if outbox.framed {
                 push_chunk(&mut batch.data, &outbox.buf);
@@ -293,11 +296,6 @@ impl Delivery {
             self.dirty = dirty;
         }
         batch
-    }
-
-    /// True when a drain would hand JS something.
-    pub fn has_work(&self) -> bool {
-        !self.dirty.is_empty() || !self.dropped.is_empty()
     }
 }
 
@@ -346,7 +344,6 @@ mod tests {
         assert!(!push(&mut d, &mut reg, ids[1], b"c"));
         let batch = d.drain(&mut reg);
         assert_eq!(split(&batch), owned(&[(1, b"ac"), (0, b"b")]));
-        assert!(!d.has_work());
         assert!(d.drain(&mut reg).is_empty());
         assert_eq!(d.counters.frames, 3);
         assert_eq!(d.counters.bytes, 3);

@@ -246,10 +246,7 @@ impl Hub {
         let wake = self.with_client(id, |st| {
             let State { reg, out } = st;
             let outbox = reg.get_mut(id)?;
-            Some(out.push(id, outbox, body.len() + MAX_ID_LINE, |buf| {
-                frame::push_id(buf, id);
-                buf.extend_from_slice(&body);
-            }))
+            Some(out.push_frame(id, outbox, &body))
         })?;
         self.woke(&env, wake);
         Ok(())
