@@ -12,6 +12,7 @@ test('a missing native addon gives one clear error naming the build command', (t
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simple-sse-rs-noaddon-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   fs.copyFileSync(path.join(__dirname, '..', 'index.js'), path.join(dir, 'index.js'))
+  fs.cpSync(path.join(__dirname, '..', 'lib'), path.join(dir, 'lib'), { recursive: true })
   let err
   try {
     require(path.join(dir, 'index.js'))

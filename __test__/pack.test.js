@@ -68,7 +68,10 @@ test('npm pack produces a tarball that installs offline and works', { timeout: 6
   const files = packed.files.map((f) => f.path).sort()
   const addons = files.filter((f) => /^simple-sse-rs\.[\w-]+\.node$/.test(f))
   assert.equal(addons.length, 1, `one prebuilt addon in ${files}`)
-  assert.deepEqual(files, ['README.md', 'index.d.ts', 'index.js', 'index.mjs', 'package.json', addons[0]].sort())
+  assert.deepEqual(
+    files,
+    ['README.md', 'index.d.ts', 'index.js', 'index.mjs', 'lib/binding.js', 'lib/checks.js', 'lib/connection.js', 'package.json', addons[0]].sort(),
+  )
 
   const project = path.join(dir, 'consumer')
   fs.mkdirSync(project)
