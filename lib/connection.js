@@ -27,6 +27,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     }
   }
 
+  /** Writes one batch of everything pending, now. */
   function flushAll() {
     const batch = hub.drain()
     if (batch === null) return
@@ -165,7 +166,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     }
   }
 
-  return { onWake, flushNow, wrap, route }
+  return { onWake, flushAll, flushNow, wrap, route }
 }
 
 module.exports = { createWriter }
