@@ -9,10 +9,12 @@ const { EventEmitter } = require('node:events')
 const native = require('./lib/binding')
 const { describe, checkRoom, message, checkRetry } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
+const { createClientList } = require('./lib/clients')
 
 const sse = new EventEmitter()
-/** Live clients in add order; the same array for the life of the process. */
-const clients = []
+/** Live clients in add order (`sse.clients`). */
+const clientList = createClientList()
+const clients = clientList.array
 /** id -> connection record (see `add`) */
 const conns = new Map()
 const hub = new native.Hub(() => writer.onWake())
@@ -90,7 +92,7 @@ function add(req, res) {
     drainTarget: null,
   }
   conns.set(id, conn)
-  clients.push(client)
+  clientList.add(client)
 
   if (req.socket && typeof req.socket.setTimeout === 'function') req.socket.setTimeout(0x7fffffff)
 
@@ -123,26 +125,11 @@ function removeConn(conn) {
   if (conns.get(id) !== conn) return false
   conns.delete(id)
   hub.remove(id)
-  const at = indexOfId(id)
-  if (at !== -1) clients.splice(at, 1)
+  clientList.remove(conn.client)
   if (conn.closeTarget !== null) conn.closeTarget.removeListener('close', conn.onClose)
   if (conn.drainTarget !== null) conn.drainTarget.removeListener('drain', conn.onDrain)
   if (conns.size === 0) stopHeartbeat()
   return true
-}
-
-/** Clients are in ascending id order: binary search. */
-function indexOfId(id) {
-  let lo = 0
-  let hi = clients.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const at = clients[mid].id
-    if (at === id) return mid
-    if (at < id) lo = mid + 1
-    else hi = mid - 1
-  }
-  return -1
 }
 
 function remove(client) {

@@ -70,7 +70,7 @@ test('npm pack produces a tarball that installs offline and works', { timeout: 6
   assert.equal(addons.length, 1, `one prebuilt addon in ${files}`)
   assert.deepEqual(
     files,
-    ['README.md', 'index.d.ts', 'index.js', 'index.mjs', 'lib/binding.js', 'lib/checks.js', 'lib/connection.js', 'package.json', addons[0]].sort(),
+    ['README.md', 'index.d.ts', 'index.js', 'index.mjs', 'lib/binding.js', 'lib/checks.js', 'lib/clients.js', 'lib/connection.js', 'package.json', addons[0]].sort(),
   )
 
   const project = path.join(dir, 'consumer')
