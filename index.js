@@ -111,15 +111,18 @@ function add(req, res) {
     req.connection.addListener('close', conn.onClose)
   }
 
+  // A response without a socket (a stub or mock in a unit test) is written synchronously
+  // inside each call, so nothing waits for it, and its own write/end (spies) stay as they are.
+  const sync = res.socket == null
   // Whatever the app writes itself goes after what this package has queued.
-  writer.wrap(conn)
+  if (!sync) writer.wrap(conn)
 
   // HTTP/2 forbids connection-specific headers (node:http2 warns and drops them).
   const http2 = req.httpVersionMajor === 2 || res.stream != null
   res.writeHead(200, http2
     ? { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }
     : { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
-  if (res.socket == null) syncConns.add(conn)
+  if (sync) syncConns.add(conn)
   // Send the headers now, so the browser's EventSource opens at once.
   if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
   writer.route(conn)
@@ -267,8 +270,10 @@ function stopHeartbeat() {
 function close() {
   stopHeartbeat()
   for (const conn of Array.from(conns.values())) {
-    if (conn.end !== null && !conn.res.writableEnded) conn.res.end()
-    else {
+    if (conn.end !== null && !conn.res.writableEnded) {
+      conn.res.end()
+      removeConn(conn) // a stub's own end (not wrapped) does not remove it
+    } else {
       writer.flushNow(conn)
       removeConn(conn)
     }

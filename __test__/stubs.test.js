@@ -151,3 +151,21 @@ test('the process exits by itself after writing to a stub', () => {
   })
   assert.equal(out, 'id: 0\nevent: ev\ndata: last words\n\n')
 })
+
+test("add leaves a stub's own write and end in place (spies keep working); close() still removes it", (t) => {
+  const { req } = stubs()
+  const res = { writeHead: t.mock.fn(), write: t.mock.fn(), end: t.mock.fn() }
+  const write = res.write
+  const end = res.end
+  const client = sse.add(req, res)
+  assert.equal(res.write, write)
+  assert.equal(res.end, end)
+  sse.send(client, 'x')
+  assert.deepEqual(res.write.mock.calls.map((call) => call.arguments), [[`id: ${client.id}\ndata: x\n\n`]])
+  res.end()
+  assert.equal(sse.getClient(client.id), client, 'like the original, ending a stub does not remove it')
+  sse.close()
+  assert.equal(end.mock.callCount(), 2)
+  assert.equal(sse.getClient(client.id), null)
+  assert.deepEqual(sse.clients, [])
+})
