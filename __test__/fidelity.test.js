@@ -268,3 +268,33 @@ test('sse.flush() writes what is pending now, not on the next turn', async (t) =
   await expectBody(raw, expected)
   assert.equal(sse.stats().bytesSent, sent + expected.length, 'nothing written twice')
 })
+
+for (const [name, lib] of LIBS) {
+  test(`${name}: client.rooms, calls through the module object, detached functions (README "Other differences")`, () => {
+    let out = ''
+    const client = lib.add(stubReq(), { writeHead() {}, write(s) { out += s } })
+    const send = lib.send
+    try {
+      client.rooms.push('pushed')
+      lib.broadcast('pushed', 'p')
+      // 0.0.3 stored the array; here each read is a copy of the registry's rooms.
+      assert.equal(out, isOriginal(lib) ? frame(client.id, null, 'p') : '')
+
+      out = ''
+      const calls = []
+      lib.send = (...args) => calls.push(args)
+      lib.broadcast('*', 'b')
+      lib.send = send
+      // 0.0.3's broadcast called this.send; here broadcast does not go through the module object.
+      assert.equal(calls.length, isOriginal(lib) ? 1 : 0)
+      assert.equal(out, isOriginal(lib) ? '' : frame(client.id, null, 'b'))
+
+      const { join } = lib
+      if (isOriginal(lib)) assert.throws(() => join(client, 'r'), /this\.in is not a function/)
+      else assert.equal(join(client, 'r'), true)
+    } finally {
+      lib.send = send
+      lib.remove(client)
+    }
+  })
+}
