@@ -62,10 +62,13 @@ function getRooms() {
 
 function setRooms(rooms) {
   if (!Array.isArray(rooms)) throw new TypeError(`rooms must be an array, got ${describe(rooms)}`)
-  rooms.forEach(checkRoom)
+  for (const room of rooms) {
+    if (isMissing(room)) warnMissingRoom('client.rooms = [...]', room)
+    else checkRoom(room)
+  }
   if (resolve(this) === null) return
   hub.leave(this.id)
-  for (const room of rooms) hub.join(this.id, room)
+  for (const room of rooms) if (!isMissing(room)) hub.join(this.id, room)
 }
 
 class Client {
@@ -165,7 +168,7 @@ function getClient(id) {
 function join(client, room) {
   if (isMissing(room)) {
     resolve(client)
-    warnMissingRoom('join', room)
+    warnMissingRoom('sse.join()', room)
     return false
   }
   checkRoom(room)
@@ -182,7 +185,7 @@ function leave(client, room) {
 function isIn(client, room) {
   if (isMissing(room)) {
     resolve(client)
-    warnMissingRoom('in', room)
+    warnMissingRoom('sse.in()', room)
     return false
   }
   checkRoom(room)
@@ -220,7 +223,7 @@ function send(client, event, data) {
 
 function broadcast(room, event, data) {
   if (isMissing(room)) {
-    warnMissingRoom('broadcast', room)
+    warnMissingRoom('sse.broadcast()', room)
     return
   }
   checkRoom(room)

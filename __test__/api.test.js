@@ -233,6 +233,8 @@ test('rooms: null/undefined are ignored; other non-string, non-number rooms are 
     assert.equal(sse.in(c, room), false)
     sse.broadcast(room, 'x')
   }
+  c.rooms = [null, 'kept', undefined]
+  assert.deepEqual(c.rooms, ['kept'])
   for (const room of [{}, [], true, () => {}, Symbol('r')]) {
     assert.throws(() => sse.join(c, room), TypeError)
     assert.throws(() => sse.in(c, room), TypeError)

@@ -116,7 +116,7 @@ test('wrong types for every argument throw TypeError or RangeError naming it, an
     refuses(['r', null, undefined, {}, 1].map((rooms) => [`client.rooms = ${String(rooms)}`, () => {
       client.rooms = rooms
     }]), TypeError, /\brooms\b/)
-    refuses([[{}], ['ok', true], [null]].map((rooms) => [`client.rooms = [${String(rooms)}]`, () => {
+    refuses([[{}], ['ok', true], [fn]].map((rooms) => [`client.rooms = [${String(rooms)}]`, () => {
       client.rooms = rooms
     }]), TypeError, /\broom\b/)
     refuses(['x', -1, 1.5, NaN, {}].map((r) => [`setRetry(c, ${String(r)})`, () => sse.setRetry(client, r)]),

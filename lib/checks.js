@@ -39,13 +39,13 @@ function warnOnce(code, message) {
 /** null and undefined: what a missing route/query parameter or setting gives. */
 const isMissing = (value) => value === null || value === undefined
 
-/** Warns (once) that `call` got a null/undefined room; the caller then ignores it. */
+/** Warns (once) that `call` (e.g. "sse.join()") got a null/undefined room; the caller then ignores it. */
 function warnMissingRoom(call, room) {
   warnOnce(
     'SIMPLE_SSE_RS_NULL_ROOM',
-    `sse.${call}() got a room that is ${room}. simple-sse-rs ignores such rooms: join() joins ` +
-      'nothing and returns false, in() returns false, broadcast() reaches nobody, and leave() ' +
-      'without a room leaves every room. The usual cause is a missing parameter ' +
+    `${call} got a room that is ${room}. simple-sse-rs ignores such rooms: join() joins ` +
+      'nothing and returns false, in() returns false, broadcast() reaches nobody, client.rooms = [...] ' +
+      'skips them, and leave() without a room leaves every room. The usual cause is a missing parameter ' +
       "(req.query.room, url.searchParams.get('room')). This warning is shown once.",
   )
 }
