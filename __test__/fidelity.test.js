@@ -292,6 +292,20 @@ for (const [name, lib] of LIBS) {
       const { join } = lib
       if (isOriginal(lib)) assert.throws(() => join(client, 'r'), /this\.in is not a function/)
       else assert.equal(join(client, 'r'), true)
+
+      // sse.clients: 0.0.3 let code replace it; here it is the registry's read-only live view.
+      const clients = lib.clients
+      if (isOriginal(lib)) {
+        lib.clients = []
+        lib.clients = clients
+      } else {
+        assert.throws(() => {
+          lib.clients = []
+        }, TypeError)
+        const saved = clients.splice(0)
+        assert.equal(lib.getClient(client.id), client, 'editing the array removes no one')
+        clients.push(...saved) // put the view back as it was
+      }
     } finally {
       lib.send = send
       lib.remove(client)
