@@ -58,7 +58,9 @@ test('HTTP/2: three streams on one connection get their events, with no Connecti
 
   /** Server-side stream id -> the client add() returned (HTTP/2 stream ids are the same on both ends). */
   const byStream = new Map()
+  const closes = []
   const server = http2.createServer((req, res) => {
+    closes.push(once(res, 'close'))
     const client = sse.add(req, res)
     sse.join(client, 'h2')
     byStream.set(res.stream.id, client)
@@ -72,6 +74,7 @@ test('HTTP/2: three streams on one connection get their events, with no Connecti
     session.destroy()
     for (const s of sessions) s.destroy()
     await new Promise((resolve) => server.close(resolve))
+    await Promise.all(closes)
     assert.deepEqual(sse.clients, [], 'every stream\'s client was removed when it closed')
   })
 
