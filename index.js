@@ -7,7 +7,7 @@
 const { EventEmitter } = require('node:events')
 
 const native = require('./lib/binding')
-const { describe, checkRoom, message, checkRetry } = require('./lib/checks')
+const { describe, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
 
@@ -29,6 +29,13 @@ const writer = createWriter({
 
 let heartbeatMs = 20000
 let heartbeatTimer = null
+
+/**
+ * Connections whose response has no socket (stubs and mocks in unit tests), in add order.
+ * They are written synchronously, frame by frame, inside the call that queued the frame,
+ * as simple-sse 0.0.3 did. Removed connections leave lazily (see `eachSync`).
+ */
+const syncConns = new Set()
 
 /** The connection of a client object or numeric id; null for a removed client object. */
 function resolve(client) {
@@ -55,10 +62,13 @@ function getRooms() {
 
 function setRooms(rooms) {
   if (!Array.isArray(rooms)) throw new TypeError(`rooms must be an array, got ${describe(rooms)}`)
-  rooms.forEach(checkRoom)
+  for (const room of rooms) {
+    if (isMissing(room)) warnMissingRoom('client.rooms = [...]', room)
+    else checkRoom(room)
+  }
   if (resolve(this) === null) return
   hub.leave(this.id)
-  for (const room of rooms) hub.join(this.id, room)
+  for (const room of rooms) if (!isMissing(room)) hub.join(this.id, room)
 }
 
 class Client {
@@ -104,14 +114,18 @@ function add(req, res) {
     req.connection.addListener('close', conn.onClose)
   }
 
+  // A response without a socket (a stub or mock in a unit test) is written synchronously
+  // inside each call, so nothing waits for it, and its own write/end (spies) stay as they are.
+  const sync = res.socket == null
   // Whatever the app writes itself goes after what this package has queued.
-  writer.wrap(conn)
+  if (!sync) writer.wrap(conn)
 
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-  })
+  // HTTP/2 forbids connection-specific headers (node:http2 warns and drops them).
+  const http2 = req.httpVersionMajor === 2 || res.stream != null
+  res.writeHead(200, http2
+    ? { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }
+    : { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
+  if (sync) syncConns.add(conn)
   // Send the headers now, so the browser's EventSource opens at once.
   if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
   writer.route(conn)
@@ -148,7 +162,15 @@ function getClient(id) {
 
 // ---- rooms ---------------------------------------------------------------
 
+// A null or undefined room (a missing parameter) is ignored with a warning: simple-sse
+// 0.0.3 accepted it, and a throw after the headers went out would kill the stream.
+
 function join(client, room) {
+  if (isMissing(room)) {
+    resolve(client)
+    warnMissingRoom('sse.join()', room)
+    return false
+  }
   checkRoom(room)
   const conn = resolve(client)
   return conn !== null && hub.join(conn.client.id, room)
@@ -161,6 +183,11 @@ function leave(client, room) {
 }
 
 function isIn(client, room) {
+  if (isMissing(room)) {
+    resolve(client)
+    warnMissingRoom('sse.in()', room)
+    return false
+  }
   checkRoom(room)
   const conn = resolve(client)
   if (room === '*') return true
@@ -169,26 +196,62 @@ function isIn(client, room) {
 
 // ---- sending -------------------------------------------------------------
 
+/** Writes a socketless connection's queued frames now, as a string through its current res.write. */
+function writeSync(conn) {
+  const pending = hub.take(conn.client.id)
+  const res = conn.res
+  if (pending === null || typeof res.write !== 'function') return
+  res.write(pending.toString())
+  if (typeof res.flush === 'function') res.flush()
+}
+
+/** Calls `fn` for each live socketless connection, forgetting the removed ones. */
+function eachSync(fn) {
+  for (const conn of syncConns) {
+    if (conns.get(conn.client.id) !== conn) syncConns.delete(conn)
+    else fn(conn)
+  }
+}
+
 function send(client, event, data) {
   const conn = resolve(client)
   const msg = message(event, data)
-  if (msg !== null && conn !== null) hub.send(conn.client.id, msg[0], msg[1])
+  if (msg === null || conn === null) return
+  hub.send(conn.client.id, msg[0], msg[1])
+  if (syncConns.has(conn)) writeSync(conn)
 }
 
 function broadcast(room, event, data) {
+  if (isMissing(room)) {
+    warnMissingRoom('sse.broadcast()', room)
+    return
+  }
   checkRoom(room)
   const msg = message(event, data)
-  if (msg !== null) hub.broadcast(room, msg[0], msg[1])
+  if (msg === null) return
+  hub.broadcast(room, msg[0], msg[1])
+  if (syncConns.size === 0) return
+  eachSync((conn) => {
+    if (room === '*' || hub.isIn(conn.client.id, room)) writeSync(conn)
+  })
 }
 
 function setRetry(client, retry) {
   const conn = resolve(client)
   const ms = checkRetry(retry)
-  if (conn !== null) hub.retry(conn.client.id, ms)
+  if (ms === null || conn === null) return
+  hub.retry(conn.client.id, ms)
+  if (syncConns.has(conn)) writeSync(conn)
 }
 
 function sendHeartbeat() {
   hub.heartbeat()
+  if (syncConns.size !== 0) eachSync(writeSync)
+}
+
+/** Writes everything pending now, instead of on the next turn. */
+function flush() {
+  writer.flushAll()
 }
 
 // ---- heartbeat -----------------------------------------------------------
@@ -210,8 +273,10 @@ function stopHeartbeat() {
 function close() {
   stopHeartbeat()
   for (const conn of Array.from(conns.values())) {
-    if (conn.end !== null && !conn.res.writableEnded) conn.res.end()
-    else {
+    if (conn.end !== null && !conn.res.writableEnded) {
+      conn.res.end()
+      removeConn(conn) // a stub's own end (not wrapped) does not remove it
+    } else {
       writer.flushNow(conn)
       removeConn(conn)
     }
@@ -256,11 +321,8 @@ Object.defineProperties(sse, {
   heartbeat: {
     enumerable: true,
     get: () => heartbeatMs,
-    set(ms) {
-      if (typeof ms !== 'number' || !(ms >= 0) || ms > 0x7fffffff) {
-        throw new RangeError(`heartbeat must be a number of milliseconds in [0, 2^31), got ${String(ms)}`)
-      }
-      heartbeatMs = ms
+    set(value) {
+      heartbeatMs = checkHeartbeat(value)
       stopHeartbeat()
       startHeartbeat()
     },
@@ -288,6 +350,7 @@ Object.assign(sse, {
   broadcast,
   setRetry,
   sendHeartbeat,
+  flush,
   close,
   stats,
   useRedis,

@@ -13,6 +13,7 @@ export const {
   broadcast,
   setRetry,
   sendHeartbeat,
+  flush,
   close,
   stats,
   useRedis,

@@ -224,11 +224,18 @@ test('rooms: join once, "*" is every room, leave one or all, strict comparison',
   }
 })
 
-test('rooms: a room that is not a string or number is a TypeError, NaN a RangeError', async (t) => {
+test('rooms: null/undefined are ignored; other non-string, non-number rooms are TypeErrors, NaN a RangeError', async (t) => {
   const srv = await serve(t)
-  const [, c] = await srv.open()
+  const [raw, c] = await srv.open()
   sse.join(c, 'kept')
-  for (const room of [{}, [], true, null, undefined, () => {}, Symbol('r')]) {
+  for (const room of [null, undefined]) {
+    assert.equal(sse.join(c, room), false)
+    assert.equal(sse.in(c, room), false)
+    sse.broadcast(room, 'x')
+  }
+  c.rooms = [null, 'kept', undefined]
+  assert.deepEqual(c.rooms, ['kept'])
+  for (const room of [{}, [], true, () => {}, Symbol('r')]) {
     assert.throws(() => sse.join(c, room), TypeError)
     assert.throws(() => sse.in(c, room), TypeError)
   }
@@ -236,12 +243,15 @@ test('rooms: a room that is not a string or number is a TypeError, NaN a RangeEr
     assert.throws(() => sse.leave(c, room), TypeError)
     assert.throws(() => sse.broadcast(room, 'x'), TypeError)
   }
-  assert.throws(() => sse.broadcast(null, 'x'), TypeError)
   assert.throws(() => sse.join(c, NaN), RangeError)
   assert.throws(() => sse.in(c, NaN), RangeError)
   assert.throws(() => sse.leave(c, NaN), RangeError)
   assert.throws(() => sse.broadcast(NaN, 'x'), RangeError)
   assert.deepEqual(c.rooms, ['kept'])
+  assert.deepEqual(sse.stats().rooms, [{ room: 'kept', members: 1 }])
+  // None of the broadcasts above reached the client.
+  mark(c)
+  await expectBody(raw, markFrame(c.id))
 })
 
 test('send writes the exact frames of the original', async (t) => {

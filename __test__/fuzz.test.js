@@ -205,11 +205,14 @@ test('event names that could inject fields throw TypeError and write nothing', a
 })
 
 test('setRetry refuses non-numeric, negative and fractional values with RangeError and writes nothing', async () => {
-  const bad = ['abc', '', '1.5', '-1', ' 100', '1e3', '0x10', {}, [], [100], null, undefined, true, NaN, Infinity, -Infinity,
+  const bad = ['abc', '', '1.5', '-1', ' 100', '1e3', '0x10', {}, [], [100], true, NaN, Infinity, -Infinity,
     -1, -0.5, 1.5, 0.1, 2 ** 32, Number.MAX_SAFE_INTEGER + 2]
   const target = receivers[2]
   const before = sse.stats()
   for (const retry of bad) assert.throws(() => sse.setRetry(target.client, retry), RangeError, String(retry))
+  // A missing value (an unset setting) is ignored with a warning, as simple-sse 0.0.3 did not throw.
+  sse.setRetry(target.client, null)
+  sse.setRetry(target.client, undefined)
   await turn()
   assert.equal(sse.stats().eventsSent, before.eventsSent)
   assert.deepEqual(target.stream.retries, [])

@@ -119,13 +119,37 @@ test('the heartbeat stops while there are no clients', async (t) => {
   }
 })
 
-test('invalid heartbeat values are RangeErrors and change nothing', () => {
-  for (const bad of [-1, NaN, Infinity, 2 ** 31, '50', null, undefined, {}]) {
+test('sse.heartbeat takes a string of digits, as setInterval does (sse.heartbeat = process.env.X)', async (t) => {
+  useHeartbeat(t, '50')
+  assert.equal(sse.heartbeat, 50)
+  const srv = await serve(t)
+  const [raw] = await srv.open()
+  await raw.until(HEARTBEAT, 2000)
+  sse.heartbeat = '0060000'
+  assert.equal(sse.heartbeat, 60000)
+})
+
+test('invalid heartbeat values are RangeErrors quoting what they got, and change nothing', () => {
+  const cases = [
+    [-1, 'got -1'],
+    [NaN, 'got NaN'],
+    [Infinity, 'got Infinity'],
+    [2 ** 31, 'got 2147483648'],
+    ['2147483648', 'got "2147483648"'],
+    ['', 'got ""'],
+    ['5s', 'got "5s"'],
+    ['-1', 'got "-1"'],
+    ['1.5', 'got "1.5"'],
+    [null, 'got null'],
+    [undefined, 'got undefined'],
+    [{}, 'got an object'],
+  ]
+  for (const [bad, got] of cases) {
     assert.throws(
       () => {
         sse.heartbeat = bad
       },
-      RangeError,
+      (err) => err instanceof RangeError && err.message.startsWith('heartbeat must be') && err.message.endsWith(got),
       String(bad),
     )
     assert.equal(sse.heartbeat, DEFAULT_HEARTBEAT)

@@ -1,16 +1,12 @@
 'use strict'
 // The original package's own test stubs must keep working: a req with only
-// socket.setTimeout and connection.addListener, a res with only writeHead.
+// socket.setTimeout and connection.addListener, a res with only writeHead (or writeHead
+// and write). A response without a socket is written synchronously, frame by frame,
+// inside the call, as simple-sse 0.0.3 did, so a unit test can assert right after send.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const sse = require('..')
-const { within } = require('./helpers')
-
-// Waits for a stub write under a timeout. The timer also keeps the event loop
-// alive: the package's wake-up is unref'd, and stubs hold no socket that would.
-const delivered = (written) => within(written, 2000, 'the stub res.write')
-
 /** The original's stubs, recording every call. `write` adds a write that records too. */
 function stubs({ write = false } = {}) {
   const calls = { setTimeout: [], addListener: [], writeHead: [], write: [] }
@@ -19,19 +15,15 @@ function stubs({ write = false } = {}) {
     connection: { addListener: (...args) => calls.addListener.push(args) },
   }
   const res = { writeHead: (...args) => calls.writeHead.push(args) }
-  let written = null
   if (write) {
-    written = new Promise((resolve) => {
-      res.write = (chunk) => {
-        calls.write.push(String(chunk))
-        resolve()
-        return true
-      }
-    })
+    res.write = (chunk) => {
+      calls.write.push(chunk)
+      return true
+    }
   }
   /** Simulates the connection closing: calls what add() registered for 'close'. */
   const close = () => calls.addListener.filter(([event]) => event === 'close').forEach(([, fn]) => fn())
-  return { req, res, calls, close, written }
+  return { req, res, calls, close }
 }
 
 test.afterEach(() => {
@@ -68,7 +60,7 @@ test('the close listener add() registered removes the client and its rooms', () 
   assert.equal(sse.stats().clients, 0)
 })
 
-test('rooms, send, broadcast, setRetry and heartbeat work with a res that cannot write', async () => {
+test('rooms, send, broadcast, setRetry and heartbeat work with a res that cannot write', () => {
   const mute = stubs()
   const client = sse.add(mute.req, mute.res)
   assert.equal(sse.join(client, 'r'), true)
@@ -84,32 +76,70 @@ test('rooms, send, broadcast, setRetry and heartbeat work with a res that cannot
   sse.setRetry(client, 1000)
   sse.sendHeartbeat()
 
-  // A second client that can write: once it got its bytes, the batch that
-  // also held the mute client's frames has been delivered without throwing.
+  // A second client that can write gets its frame; the mute one's are discarded.
   const loud = stubs({ write: true })
   const other = sse.add(loud.req, loud.res)
   sse.broadcast('*', 'z')
-  await delivered(loud.written)
   assert.deepEqual(loud.calls.write, [`id: ${other.id}\ndata: z\n\n`])
   assert.deepEqual(mute.calls.write, [])
 })
 
-test('a stub res with write gets the exact frames, one write per tick', async () => {
-  const { req, res, calls, written } = stubs({ write: true })
+test('a stub res with write gets the exact frames synchronously, one write (a string) per frame', () => {
+  const { req, res, calls } = stubs({ write: true })
   const client = sse.add(req, res)
+  const id = client.id
   sse.send(client, 'ev', 'a\nb')
+  assert.deepEqual(calls.write, [`id: ${id}\nevent: ev\ndata: a\ndata: b\n\n`])
   sse.send(client.id, 'c')
   sse.setRetry(client, 3000)
-  await delivered(written)
-  const id = client.id
+  sse.join(client, 'r')
+  sse.broadcast('r', 'in r')
+  sse.broadcast('elsewhere', 'not for it')
+  sse.broadcast('*', 'e', 'all')
+  sse.sendHeartbeat()
   assert.deepEqual(calls.write, [
-    `id: ${id}\nevent: ev\ndata: a\ndata: b\n\n` + `id: ${id}\ndata: c\n\n` + `id: ${id}\nretry: 3000\n\n`,
+    `id: ${id}\nevent: ev\ndata: a\ndata: b\n\n`,
+    `id: ${id}\ndata: c\n\n`,
+    `id: ${id}\nretry: 3000\n\n`,
+    `id: ${id}\ndata: in r\n\n`,
+    `id: ${id}\nevent: e\ndata: all\n\n`,
+    ':heartbeat signal\n\n',
   ])
 })
 
-test('frames queued just before the process would go idle are still written, then it exits', () => {
-  // Nothing holds the event loop here (a stub res has no socket): the pending wake-up
-  // must hold it until the frames are written, and let go after.
+test('a stub gets frames through the res.write it has at the time, and res.flush after each', () => {
+  const { req, res } = stubs()
+  const client = sse.add(req, res)
+  const log = []
+  // A spy installed after add, as a test would with t.mock.method or by assignment.
+  res.write = (chunk) => log.push(chunk)
+  res.flush = () => log.push('flush')
+  sse.send(client, 'x')
+  sse.broadcast('*', 'y')
+  assert.deepEqual(log, [`id: ${client.id}\ndata: x\n\n`, 'flush', `id: ${client.id}\ndata: y\n\n`, 'flush'])
+})
+
+test('a broadcast writes each stub in add order; removed stubs get nothing', () => {
+  const order = []
+  const make = (name) => {
+    const { req, res, close } = stubs()
+    res.write = (chunk) => order.push(`${name}:${chunk}`)
+    return { client: sse.add(req, res), close }
+  }
+  const a = make('a')
+  const b = make('b')
+  const c = make('c')
+  b.close()
+  sse.broadcast('*', 'hi')
+  sse.send(c.client, 'only c')
+  assert.deepEqual(order, [
+    `a:id: ${a.client.id}\ndata: hi\n\n`,
+    `c:id: ${c.client.id}\ndata: hi\n\n`,
+    `c:id: ${c.client.id}\ndata: only c\n\n`,
+  ])
+})
+
+test('the process exits by itself after writing to a stub', () => {
   const script = `
     const sse = require(${JSON.stringify(require.resolve('..'))})
     const req = { socket: { setTimeout() {} }, connection: { addListener() {} } }
@@ -120,4 +150,22 @@ test('frames queued just before the process would go idle are still written, the
     timeout: 5000,
   })
   assert.equal(out, 'id: 0\nevent: ev\ndata: last words\n\n')
+})
+
+test("add leaves a stub's own write and end in place (spies keep working); close() still removes it", (t) => {
+  const { req } = stubs()
+  const res = { writeHead: t.mock.fn(), write: t.mock.fn(), end: t.mock.fn() }
+  const write = res.write
+  const end = res.end
+  const client = sse.add(req, res)
+  assert.equal(res.write, write)
+  assert.equal(res.end, end)
+  sse.send(client, 'x')
+  assert.deepEqual(res.write.mock.calls.map((call) => call.arguments), [[`id: ${client.id}\ndata: x\n\n`]])
+  res.end()
+  assert.equal(sse.getClient(client.id), client, 'like the original, ending a stub does not remove it')
+  sse.close()
+  assert.equal(end.mock.callCount(), 2)
+  assert.equal(sse.getClient(client.id), null)
+  assert.deepEqual(sse.clients, [])
 })

@@ -1,8 +1,53 @@
 'use strict'
-// Argument checks and data encoding shared by the API: clear TypeErrors/RangeErrors naming the argument.
+// Argument checks and data encoding shared by the API: clear TypeErrors/RangeErrors naming
+// the argument, and the once-per-process warnings for calls simple-sse 0.0.3 accepted.
 
 function describe(value) {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
+}
+
+/** A value as an error message shows it: strings quoted (so "5000" is not 5000), others by kind. */
+function show(value) {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value)
+    case 'bigint':
+      return `${value}n`
+    case 'symbol':
+      return value.toString()
+    case 'function':
+      return 'a function'
+    default:
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object'
+  }
+}
+
+/** Codes already warned about: each warning is emitted once per process. */
+const warned = new Set()
+
+/** `process.emitWarning(message)` with our `code`, the first time only. */
+function warnOnce(code, message) {
+  if (warned.has(code)) return
+  warned.add(code)
+  process.emitWarning(message, { code })
+}
+
+/** null and undefined: what a missing route/query parameter or setting gives. */
+const isMissing = (value) => value === null || value === undefined
+
+/** Warns (once) that `call` (e.g. "sse.join()") got a null/undefined room; the caller then ignores it. */
+function warnMissingRoom(call, room) {
+  warnOnce(
+    'SIMPLE_SSE_RS_NULL_ROOM',
+    `${call} got a room that is ${room}. simple-sse-rs ignores such rooms: join() joins ` +
+      'nothing and returns false, in() returns false, broadcast() reaches nobody, client.rooms = [...] ' +
+      'skips them, and leave() without a room leaves every room. The usual cause is a missing parameter ' +
+      "(req.query.room, url.searchParams.get('room')). This warning is shown once.",
+  )
 }
 
 function checkRoom(room) {
@@ -55,12 +100,44 @@ function message(event, data) {
   return [event === undefined ? null : checkEvent(event), encodeData(data)]
 }
 
+/** A retry delay -> whole ms, or null (with a warning, once) for a missing one, which is ignored. */
 function checkRetry(retry) {
+  if (isMissing(retry)) {
+    warnOnce(
+      'SIMPLE_SSE_RS_NULL_RETRY',
+      `sse.setRetry() got a retry that is ${retry}; it is ignored (simple-sse 0.0.3 wrote ` +
+        `"retry: ${retry}", which browsers ignore). This warning is shown once.`,
+    )
+    return null
+  }
   const ms = typeof retry === 'string' && /^\d+$/.test(retry) ? Number(retry) : retry
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 0xffffffff) {
-    throw new RangeError(`retry must be a whole number of milliseconds >= 0, got ${String(retry)}`)
+    throw new RangeError(`retry must be a whole number of milliseconds >= 0, got ${show(retry)}`)
   }
   return ms
 }
 
-module.exports = { describe, checkRoom, checkEvent, encodeData, message, checkRetry }
+/** A heartbeat interval as setInterval takes it (a number, or a string of digits) -> ms. */
+function checkHeartbeat(value) {
+  const ms = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+  if (typeof ms !== 'number' || !(ms >= 0) || ms > 0x7fffffff) {
+    throw new RangeError(
+      'heartbeat must be a number of milliseconds in [0, 2^31) or a string of digits, ' +
+        `got ${show(value)}`,
+    )
+  }
+  return ms
+}
+
+module.exports = {
+  describe,
+  show,
+  isMissing,
+  warnMissingRoom,
+  checkRoom,
+  checkEvent,
+  encodeData,
+  message,
+  checkRetry,
+  checkHeartbeat,
+}
