@@ -6,12 +6,15 @@
 //! room to its members, so reaching a room costs O(members), not O(all clients).
 //! The room `"*"` means every client. Each client carries a `T` (its outbox).
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A room name: a string or a number, compared strictly (`1` is not `"1"`).
+/// The members of a room share one copy of its name (see `Registry::join`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Room {
-    Str(Box<str>),
+    Str(Arc<str>),
     /// The bits of an `f64` that is not NaN, with `-0` stored as `0`.
     Num(u64),
 }
@@ -102,6 +105,8 @@ impl RoomSet {
                 map.insert(room.clone(), at);
                 self.index = Some(Box::new(Index { at: map, holes: 0 }));
             }
+            // The first room: room for exactly one (most clients never join a second).
+            None if at == 0 => self.list.reserve_exact(1),
             None => {}
         }
         self.list.push(Some(room));
@@ -236,15 +241,19 @@ impl<T> Registry<T> {
         if room.is_all() || entry.rooms.contains(&room) {
             return Some(false);
         }
-        match self.rooms.get_mut(&room) {
-            Some(members) => {
-                members.insert(id);
+        // The client keeps the index's copy of the name: one allocation per room, not per member.
+        let shared = match self.rooms.entry(room) {
+            Slot::Occupied(mut slot) => {
+                slot.get_mut().insert(id);
+                slot.key().clone()
             }
-            None => {
-                self.rooms.insert(room.clone(), BTreeSet::from([id]));
+            Slot::Vacant(slot) => {
+                let key = slot.key().clone();
+                slot.insert(BTreeSet::from([id]));
+                key
             }
-        }
-        entry.rooms.insert(room);
+        };
+        entry.rooms.insert(shared);
         Some(true)
     }
 
@@ -415,6 +424,20 @@ mod tests {
         reg.remove(b);
         assert_eq!(reg.rooms().count(), 0);
         assert_eq!(reg.len(), 0);
+    }
+
+    #[test]
+    fn members_share_one_copy_of_a_room_name() {
+        let mut reg = Registry::default();
+        let a = reg.add(()).expect("id");
+        let b = reg.add(()).expect("id");
+        reg.join(a, s("lobby"));
+        reg.join(b, s("lobby"));
+        let name = |id| match reg.rooms_of(id).and_then(|rooms| rooms.iter().next()) {
+            Some(Room::Str(name)) => name.clone(),
+            other => panic!("expected a named room, got {other:?}"),
+        };
+        assert!(Arc::ptr_eq(&name(a), &name(b)));
     }
 
     #[test]
