@@ -95,3 +95,83 @@ test('an app that reorders or mutates the array does not break removal', () => {
   list.remove(all[4])
   assert.deepEqual(list.array.map((c) => c.id), [3, 2, 0, 'foreign'])
 })
+
+/**
+ * Runs `scenario(array, remove, add)` on a plain array whose removals splice (what
+ * `sse.clients` was) and on the list, after a few earlier removals; both must trace the same.
+ */
+function sameAsPlain(scenario) {
+  const run = (kind) => {
+    const list = createClientList()
+    const plain = []
+    const all = Array.from({ length: 12 }, (_, id) => ({ id }))
+    const add = kind === 'plain' ? (c) => plain.push(c) : (c) => list.add(c)
+    const remove = kind === 'plain' ? (c) => plain.includes(c) && plain.splice(plain.indexOf(c), 1) : (c) => list.remove(c)
+    for (const c of all) add(c)
+    for (const i of [2, 7]) remove(all[i])
+    const array = kind === 'plain' ? plain : list.array
+    const trace = []
+    const result = scenario(array, remove, add, trace, all)
+    return { trace, result: JSON.stringify(result), after: array.map((c) => c.id) }
+  }
+  assert.deepEqual(run('list'), run('plain'))
+}
+
+test('removals and adds from inside a walk see what a plain array shows', () => {
+  sameAsPlain((a, remove, add, trace, all) =>
+    a.forEach((c, i, arr) => {
+      trace.push(c.id, i, arr === a)
+      if (c.id % 3 === 0) remove(c)
+      if (c.id === 4) remove(all[5])
+      if (c.id === 10) add({ id: 12 })
+    }),
+  )
+  sameAsPlain((a, remove, add, trace) => {
+    for (const c of a) {
+      trace.push(c.id, a.length)
+      if (c.id % 2 === 0) remove(c)
+      if (c.id === 9) add({ id: 12 })
+    }
+  })
+  sameAsPlain((a, remove, add, trace, all) => [...a.entries()].map(([i, c]) => [i, c.id]).concat([...a.keys()]))
+  sameAsPlain((a, remove, add, trace, all) => [
+    a.map((c) => c.id * 2),
+    a.filter(function (c) {
+      return c.id > this.min
+    }, { min: 5 }).map((c) => c.id),
+    a.find((c) => c.id > 3).id,
+    a.findIndex((c) => c.id === 8),
+    a.some((c) => c.id === 2),
+    a.every((c, i, arr) => arr === a),
+    a.reduce((sum, c) => sum + c.id, 0),
+    a.reduce((sum, c, i, arr) => (arr === a ? sum + c.id : NaN)),
+    a.reduceRight((s, c) => s + c.id, ''),
+    a.flatMap((c) => [c.id, c.id]).length,
+    a.indexOf(all[8]),
+    a.includes(all[2]),
+    a.slice(2, 5).map((c) => c.id),
+    a.at(-1).id,
+  ])
+  sameAsPlain((a, remove, add, trace, all) => {
+    // A removal while a find is running, then the walk goes on.
+    const found = a.find((c) => {
+      trace.push(c.id)
+      if (c.id === 3) remove(all[4])
+      return c.id === 6
+    })
+    return [found.id, Array.from(a, (c) => c.id)]
+  })
+})
+
+test('the walks stay what the app expects of an array', () => {
+  const { list } = setup(5, [1])
+  const a = list.array
+  assert.throws(() => a.forEach(null), TypeError)
+  assert.throws(() => a.reduce(), TypeError)
+  assert.deepEqual(a.map.call([1, 2], (x) => x + 1), [2, 3], 'the methods still work on other arrays')
+  assert.deepEqual([...a.values.call(['x'])], ['x'])
+  a.forEach = () => 'own'
+  assert.equal(a.forEach(), 'own', "an app's own method wins")
+  delete a.forEach
+  assert.equal(a.reduce((n) => n + 1, 0), 4)
+})

@@ -14,12 +14,26 @@
 // only the id, so a removed client's response is not held.
 // util.inspect (console.log) reads a Proxy's target without its traps; the target's
 // hidden `util.inspect.custom` compacts first and prints the clients.
-// The price: reading `sse.clients` through the Proxy costs a trap per access (tens to
-// hundreds of ns per element when iterating) instead of a plain array load.
+//
+// A trap per element would make iterating cost ~100x a plain array, so the usual ways
+// to walk the clients run natively on the list instead: for...of and spread (values,
+// keys, entries), the callback methods (forEach, map, filter, find, some, every, reduce…)
+// and indexOf/includes/slice/at. While one of those runs app callbacks over the list, a
+// removal splices at once (what a plain array does under a running forEach), so the walk
+// sees exactly what it would on a plain array. Index access (`sse.clients[i]`) still
+// costs one trap.
 
 const { inspect } = require('node:util')
 
 const CUSTOM = inspect.custom
+const A = Array.prototype
+
+/** Methods that call back per element, `(value, index, array)`. */
+const PER_ELEMENT = ['forEach', 'map', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'some', 'every', 'flatMap']
+/** Methods that call back `(accumulator, value, index, array)`. */
+const FOLDS = ['reduce', 'reduceRight']
+/** Methods that call back nothing. */
+const LOOKUPS = ['indexOf', 'lastIndexOf', 'includes', 'slice', 'at']
 
 /** What a removed client's slot holds until the next compaction. */
 class Gone {
@@ -32,6 +46,8 @@ function createClientList() {
   /** Clients in ascending id order, with `gone` markers among them. */
   const list = []
   let gone = 0
+  /** > 0 while a native array method walks `list` for the app (removals then splice at once). */
+  let walking = 0
 
   function compact() {
     let w = 0
@@ -68,13 +84,86 @@ function createClientList() {
     },
   })
 
+  /** key -> [Array.prototype's method, the version that walks `list` natively]. */
+  const natives = new Map()
+
+  /** Runs `native` over `list` for the app, as it would run over a plain array. */
+  function walk(native, args) {
+    if (gone !== 0) compact()
+    walking++
+    try {
+      return native.apply(list, args)
+    } finally {
+      walking--
+    }
+  }
+
+  for (const name of PER_ELEMENT) {
+    const native = A[name]
+    if (typeof native !== 'function') continue
+    natives.set(name, [
+      native,
+      function (callback, thisArg) {
+        if (this !== array || typeof callback !== 'function') return native.apply(this, arguments)
+        // The callback's third argument is `sse.clients`, never the list behind it.
+        return walk(native, [(value, index) => callback.call(thisArg, value, index, array)])
+      },
+    ])
+  }
+  for (const name of FOLDS) {
+    const native = A[name]
+    natives.set(name, [
+      native,
+      function (callback) {
+        if (this !== array || typeof callback !== 'function') return native.apply(this, arguments)
+        const wrapped = (acc, value, index) => callback(acc, value, index, array)
+        return walk(native, arguments.length > 1 ? [wrapped, arguments[1]] : [wrapped])
+      },
+    ])
+  }
+  for (const name of LOOKUPS) {
+    const native = A[name]
+    if (typeof native !== 'function') continue
+    natives.set(name, [
+      native,
+      function () {
+        return this === array ? walk(native, arguments) : native.apply(this, arguments)
+      },
+    ])
+  }
+
+  /** for...of, spread, Array.from: an array iterator's steps over the compacted list. */
+  function* iterate(kind) {
+    for (let i = 0; ; i++) {
+      if (gone !== 0) compact()
+      if (i >= list.length) return
+      yield kind === 'values' ? list[i] : kind === 'keys' ? i : [i, list[i]]
+    }
+  }
+  for (const [key, kind] of [[Symbol.iterator, 'values'], ['values', 'values'], ['keys', 'keys'], ['entries', 'entries']]) {
+    const native = A[key]
+    natives.set(key, [
+      native,
+      function () {
+        return this === array ? iterate(kind) : native.call(this)
+      },
+    ])
+  }
+
   const array = new Proxy(list, {
     get(target, key) {
       if (gone !== 0) {
         if (key === 'length') return list.length - gone
         compact()
       }
-      return key === CUSTOM ? undefined : target[key]
+      if (key === CUSTOM) return undefined
+      const value = target[key]
+      if (typeof value === 'function') {
+        // The native walk, unless the app replaced the method (then its own is called).
+        const own = natives.get(key)
+        if (own !== undefined && own[0] === value) return own[1]
+      }
+      return value
     },
     set(target, key, value) {
       if (gone !== 0) compact()
@@ -116,7 +205,8 @@ function createClientList() {
     remove(client) {
       const at = find(client)
       if (at === -1) return
-      if (at === list.length - 1) list.pop()
+      if (walking !== 0) list.splice(at, 1)
+      else if (at === list.length - 1) list.pop()
       else {
         list[at] = new Gone(client.id)
         gone++
