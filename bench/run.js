@@ -52,7 +52,7 @@ const FD_LIMIT = Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'u
 /** The wide set: 19,000 clients, or as many as the limit leaves room for (each side holds one descriptor per client). */
 const WIDE = Math.min(QUICK ? 5000 : 19000, FD_LIMIT - 500)
 /** Churn: connections opened and dropped while the flat set gets paced broadcasts. */
-const CHURN = { connections: QUICK ? 500 : 2000, parallel: 64 }
+const CHURN = { connections: QUICK ? 250 : 1000, parallel: 64 }
 
 /** Client sets: each gets a fresh server process per library. */
 const SETS = {
@@ -66,10 +66,10 @@ const SCENARIOS = [
   { key: 'burst', set: 'flat', room: '*', count: 200, size: 64, mode: 'burst' },
   { key: 'kb1', set: 'flat', room: '*', count: 100, size: 1024, mode: 'turn' },
   { key: 'kb16', set: 'flat', room: '*', count: 20, size: 16384, mode: 'turn' },
-  { key: 'churn', set: 'flat', room: '*', count: 300, size: 64, mode: 'paced', everyMs: 10, churn: CHURN.connections },
+  { key: 'churn', set: 'flat', room: '*', count: 200, size: 64, mode: 'paced', everyMs: 10, churn: CHURN.connections },
   { key: 'idle', set: 'rooms', memory: true },
   { key: 'room', set: 'rooms', room: 'room-0', count: 500, size: 64, mode: 'turn' },
-  { key: 'wide', set: 'wide', room: '*', count: 100, size: 64, mode: 'turn' },
+  { key: 'wide', set: 'wide', room: '*', count: 20, size: 64, mode: 'turn' },
 ]
   .filter((s) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(s.key))
   .map((s) => (s.count ? { ...s, count: Math.max(5, Math.round(s.count * SCALE)) } : s))
