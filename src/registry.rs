@@ -48,30 +48,39 @@ const FEW: usize = 8;
 
 /// One client's rooms in join order, with join, leave and lookup in O(1) expected.
 ///
-/// Past `FEW` rooms, `index` maps each room to its place in `list`. Leaving a room
-/// leaves a hole there (`None`) instead of shifting the rooms after it (O(rooms)) or
-/// moving the last one into its place (which would change the join order); once the
-/// holes outnumber the rooms, one pass squeezes them out, so that pass costs O(1)
-/// amortized per leave. No crate offers this: `indexmap` removes in order by shifting
-/// (O(n)), and linked hash sets cost a heap node per room and a sentinel per client.
+/// A single room (the usual client) is held inline, without an allocation. Two or more
+/// are a list (`Rooms`); past `FEW` rooms a hash index maps each room to its place in
+/// the list. Leaving an indexed room leaves a hole there (`None`) instead of shifting
+/// the rooms after it (O(rooms)) or moving the last one into its place (which would
+/// change the join order); once the holes outnumber the rooms, one pass squeezes them
+/// out, so that pass costs O(1) amortized per leave. No crate offers this: `indexmap`
+/// removes in order by shifting (O(n)), and linked hash sets cost a heap node per room
+/// and a sentinel per client.
 #[derive(Default)]
-pub struct RoomSet {
-    /// The rooms in join order; `None` only where a room was left while indexed.
-    list: Vec<Option<Room>>,
-    /// Only past `FEW` rooms (boxed: a client without it pays one pointer).
-    index: Option<Box<Index>>,
+pub enum RoomSet {
+    #[default]
+    Empty,
+    One(Room),
+    Many(Box<Rooms>),
 }
 
-struct Index {
-    /// Room -> its place in `list`.
-    at: HashMap<Room, usize>,
+#[derive(Default)]
+pub struct Rooms {
+    /// The rooms in join order; `None` only where a room was left while indexed.
+    list: Vec<Option<Room>>,
+    /// Room -> its place in `list`; only past `FEW` rooms.
+    index: Option<HashMap<Room, usize>>,
     /// How many `None` entries `list` holds.
     holes: usize,
 }
 
 impl RoomSet {
     pub fn len(&self) -> usize {
-        self.list.len() - self.index.as_ref().map_or(0, |index| index.holes)
+        match self {
+            RoomSet::Empty => 0,
+            RoomSet::One(_) => 1,
+            RoomSet::Many(rooms) => rooms.list.len() - rooms.holes,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -79,42 +88,95 @@ impl RoomSet {
     }
 
     pub fn contains(&self, room: &Room) -> bool {
-        match &self.index {
-            Some(index) => index.at.contains_key(room),
-            None => self.list.iter().any(|r| r.as_ref() == Some(room)),
+        match self {
+            RoomSet::Empty => false,
+            RoomSet::One(one) => one == room,
+            RoomSet::Many(rooms) => rooms.contains(room),
         }
     }
 
     /// Adds `room` after the others; false if it is already in.
     pub fn insert(&mut self, room: Room) -> bool {
+        match self {
+            RoomSet::Empty => *self = RoomSet::One(room),
+            RoomSet::One(one) if *one == room => return false,
+            RoomSet::One(_) => {
+                if let RoomSet::One(first) = std::mem::take(self) {
+                    let list = vec![Some(first), Some(room)];
+                    *self = RoomSet::Many(Box::new(Rooms {
+                        list,
+                        index: None,
+                        holes: 0,
+                    }));
+                }
+            }
+            RoomSet::Many(rooms) => return rooms.insert(room),
+        }
+        true
+    }
+
+    /// Takes `room` out, keeping the others in order; false if it was not in.
+    pub fn remove(&mut self, room: &Room) -> bool {
+        match self {
+            RoomSet::One(one) if one == room => *self = RoomSet::Empty,
+            RoomSet::Many(rooms) => {
+                if !rooms.remove(room) {
+                    return false;
+                }
+                if rooms.list.is_empty() {
+                    *self = RoomSet::Empty;
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The rooms in join order.
+    pub fn iter(&self) -> impl Iterator<Item = &Room> {
+        let (one, list): (Option<&Room>, &[Option<Room>]) = match self {
+            RoomSet::Empty => (None, &[]),
+            RoomSet::One(one) => (Some(one), &[]),
+            RoomSet::Many(rooms) => (None, &rooms.list),
+        };
+        one.into_iter().chain(list.iter().flatten())
+    }
+}
+
+impl Rooms {
+    fn contains(&self, room: &Room) -> bool {
+        match &self.index {
+            Some(index) => index.contains_key(room),
+            None => self.list.iter().any(|r| r.as_ref() == Some(room)),
+        }
+    }
+
+    fn insert(&mut self, room: Room) -> bool {
         if self.contains(&room) {
             return false;
         }
         let at = self.list.len();
         match &mut self.index {
             Some(index) => {
-                index.at.insert(room.clone(), at);
+                index.insert(room.clone(), at);
             }
             None if at >= FEW => {
-                let mut map = HashMap::with_capacity(at + 1);
+                let mut index = HashMap::with_capacity(at + 1);
                 for (i, r) in self.list.iter().enumerate() {
                     if let Some(r) = r {
-                        map.insert(r.clone(), i);
+                        index.insert(r.clone(), i);
                     }
                 }
-                map.insert(room.clone(), at);
-                self.index = Some(Box::new(Index { at: map, holes: 0 }));
+                index.insert(room.clone(), at);
+                self.index = Some(index);
             }
-            // The first room: room for exactly one (most clients never join a second).
-            None if at == 0 => self.list.reserve_exact(1),
             None => {}
         }
         self.list.push(Some(room));
         true
     }
 
-    /// Takes `room` out, keeping the others in order; false if it was not in.
-    pub fn remove(&mut self, room: &Room) -> bool {
+    fn remove(&mut self, room: &Room) -> bool {
         let Some(index) = &mut self.index else {
             // Few rooms and no holes: shifting the rest costs at most `FEW` moves.
             let Some(at) = self.list.iter().position(|r| r.as_ref() == Some(room)) else {
@@ -123,14 +185,14 @@ impl RoomSet {
             self.list.remove(at);
             return true;
         };
-        let Some(at) = index.at.remove(room) else {
+        let Some(at) = index.remove(room) else {
             return false;
         };
         if let Some(slot) = self.list.get_mut(at) {
             *slot = None;
-            index.holes += 1;
+            self.holes += 1;
         }
-        if index.holes * 2 > self.list.len() {
+        if self.holes * 2 > self.list.len() {
             self.compact();
         }
         true
@@ -139,6 +201,7 @@ impl RoomSet {
     /// Squeezes the holes out of `list` (O(rooms), once per as many leaves as rooms).
     fn compact(&mut self) {
         self.list.retain(Option::is_some);
+        self.holes = 0;
         if self.list.capacity() > 4 * self.list.len().max(FEW) {
             self.list.shrink_to_fit();
         }
@@ -147,30 +210,32 @@ impl RoomSet {
             return;
         }
         if let Some(index) = &mut self.index {
-            index.holes = 0;
             for (i, room) in self.list.iter().enumerate() {
-                if let Some(at) = room.as_ref().and_then(|room| index.at.get_mut(room)) {
+                if let Some(at) = room.as_ref().and_then(|room| index.get_mut(room)) {
                     *at = i;
                 }
             }
-            if index.at.capacity() > 4 * index.at.len() {
-                index.at.shrink_to_fit();
+            if index.capacity() > 4 * index.len() {
+                index.shrink_to_fit();
             }
         }
-    }
-
-    /// The rooms in join order.
-    pub fn iter(&self) -> impl Iterator<Item = &Room> {
-        self.list.iter().flatten()
     }
 }
 
 impl IntoIterator for RoomSet {
     type Item = Room;
-    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Option<Room>>>;
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<Room>,
+        std::iter::Flatten<std::vec::IntoIter<Option<Room>>>,
+    >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.list.into_iter().flatten()
+        let (one, list) = match self {
+            RoomSet::Empty => (None, Vec::new()),
+            RoomSet::One(one) => (Some(one), Vec::new()),
+            RoomSet::Many(rooms) => (None, rooms.list),
+        };
+        one.into_iter().chain(list.into_iter().flatten())
     }
 }
 
@@ -470,6 +535,7 @@ mod tests {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ pool);
             let mut set = RoomSet::default();
             let mut model: Vec<Room> = Vec::new();
+            let mut indexed = false;
             for step in 0..20_000 {
                 let room = if rng.below(2) == 0 {
                     s(&format!("r{}", rng.below(pool)))
@@ -497,15 +563,30 @@ mod tests {
                 if step % 97 == 0 {
                     assert!(set.iter().eq(model.iter()), "order at step {step}");
                 }
-                if let Some(index) = &set.index {
-                    assert!(
-                        index.holes * 2 <= set.list.len(),
-                        "holes never outnumber rooms"
-                    );
-                    assert_eq!(index.at.len(), model.len());
+                match &set {
+                    RoomSet::Empty => assert!(model.is_empty()),
+                    RoomSet::One(one) => assert_eq!(model, std::slice::from_ref(one)),
+                    RoomSet::Many(rooms) => {
+                        assert!(
+                            rooms.holes * 2 <= rooms.list.len(),
+                            "holes never outnumber rooms"
+                        );
+                        if let Some(index) = &rooms.index {
+                            assert_eq!(index.len(), model.len());
+                            indexed = true;
+                        } else {
+                            assert_eq!(rooms.holes, 0);
+                            assert!(rooms.list.len() <= FEW);
+                        }
+                    }
                 }
             }
             assert!(set.iter().eq(model.iter()));
+            assert_eq!(
+                indexed,
+                pool > FEW as u64,
+                "the index is used when, and only when, needed"
+            );
             assert_eq!(set.into_iter().collect::<Vec<_>>(), model);
         }
     }
@@ -550,15 +631,35 @@ mod tests {
         for i in 0..1000 {
             set.insert(n(f64::from(i)));
         }
-        assert!(set.index.is_some());
         for i in 0..995 {
             assert!(set.remove(&n(f64::from(i))));
         }
-        assert!(set.index.is_none(), "five rooms need no index");
-        assert_eq!(set.list.len(), 5, "no holes left");
+        let RoomSet::Many(rooms) = &set else {
+            panic!("five rooms are a list");
+        };
+        assert!(rooms.index.is_none(), "five rooms need no index");
+        assert_eq!(rooms.list.len(), 5, "no holes left");
         assert!(set
             .iter()
             .eq([995.0, 996.0, 997.0, 998.0, 999.0].map(n).iter()));
         assert!(!set.remove(&n(0.0)));
+        for i in 995..1000 {
+            assert!(set.remove(&n(f64::from(i))));
+        }
+        assert!(matches!(set, RoomSet::Empty));
+    }
+
+    #[test]
+    fn one_room_takes_no_allocation_and_the_set_no_more_room_than_a_vec() {
+        assert!(std::mem::size_of::<RoomSet>() <= std::mem::size_of::<Vec<Room>>());
+        let mut set = RoomSet::default();
+        assert!(set.insert(s("only")));
+        assert!(matches!(set, RoomSet::One(_)));
+        assert!(!set.insert(s("only")));
+        assert!(set.insert(n(2.0)));
+        assert!(set.iter().eq([s("only"), n(2.0)].iter()));
+        assert!(set.remove(&s("only")));
+        assert!(set.remove(&n(2.0)));
+        assert!(matches!(set, RoomSet::Empty));
     }
 }
