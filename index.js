@@ -71,10 +71,18 @@ function setRooms(rooms) {
   for (const room of rooms) if (!isMissing(room)) hub.join(this.id, room)
 }
 
+/**
+ * `rooms` is an own enumerable accessor, as the original's own `rooms` array was an own
+ * property (Object.keys, JSON.stringify and spreads see `id, rooms, res`). Defined with the
+ * same getter and setter on every client, it lives in the hidden class the clients share,
+ * not in each object: a client is a header and two fields (`id`, `res`).
+ */
+const ROOMS = Object.freeze({ get: getRooms, set: setRooms, enumerable: true })
+
 class Client {
   constructor(id, res) {
     this.id = id
-    Object.defineProperty(this, 'rooms', { get: getRooms, set: setRooms, enumerable: true })
+    Object.defineProperty(this, 'rooms', ROOMS)
     this.res = res
   }
 }

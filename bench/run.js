@@ -46,10 +46,19 @@ const LIBS = process.env.BENCH_LIBS
   : ['ours', 'floor', 'simple-sse', 'better-sse', 'sse-channel']
 
 const ROOMS = QUICK ? 40 : 100 // of 100 clients each
+
+/** The open-file limit this process got (run.js raises it as far as allowed, as for the servers). */
+const FD_LIMIT = Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 1024
+/** The wide set: 19,000 clients, or as many as the limit leaves room for (each side holds one descriptor per client). */
+const WIDE = Math.min(QUICK ? 5000 : 19000, FD_LIMIT - 500)
+/** Churn: connections opened and dropped while the flat set gets paced broadcasts. */
+const CHURN = { connections: QUICK ? 250 : 1000, parallel: 64 }
+
 /** Client sets: each gets a fresh server process per library. */
 const SETS = {
   flat: { clients: 1000, roomOf: () => null },
   rooms: { clients: ROOMS * 100, roomOf: (i) => `room-${i % ROOMS}` },
+  wide: { clients: WIDE, roomOf: () => null },
 }
 
 const SCENARIOS = [
@@ -57,8 +66,10 @@ const SCENARIOS = [
   { key: 'burst', set: 'flat', room: '*', count: 200, size: 64, mode: 'burst' },
   { key: 'kb1', set: 'flat', room: '*', count: 100, size: 1024, mode: 'turn' },
   { key: 'kb16', set: 'flat', room: '*', count: 20, size: 16384, mode: 'turn' },
+  { key: 'churn', set: 'flat', room: '*', count: 200, size: 64, mode: 'paced', everyMs: 10, churn: CHURN.connections },
   { key: 'idle', set: 'rooms', memory: true },
   { key: 'room', set: 'rooms', room: 'room-0', count: 500, size: 64, mode: 'turn' },
+  { key: 'wide', set: 'wide', room: '*', count: 20, size: 64, mode: 'turn' },
 ]
   .filter((s) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(s.key))
   .map((s) => (s.count ? { ...s, count: Math.max(5, Math.round(s.count * SCALE)) } : s))
@@ -68,8 +79,9 @@ function describe(sc) {
   if (sc.memory) return `${clients} idle clients in ${ROOMS} rooms: memory per client`
   const size = sc.size >= 1024 ? `${sc.size / 1024} KB` : `${sc.size} B`
   const to = sc.room === '*' ? 'all' : `one room of ${SETS[sc.set].clients / ROOMS}`
-  const how = sc.mode === 'burst' ? 'all in one turn' : 'one per event-loop turn'
-  return `${clients} clients, ${sc.count} × ${size} to ${to}, ${how}`
+  const how = { burst: 'all in one turn', turn: 'one per event-loop turn', paced: `one per ${sc.everyMs} ms` }[sc.mode]
+  const churn = sc.churn ? `, while ${sc.churn.toLocaleString('en')} other connections open and drop` : ''
+  return `${clients} clients, ${sc.count} × ${size} to ${to}, ${how}${churn}`
 }
 
 /** The res.write diagnostic: a small run with every res.write counted (it slows the server). */
@@ -135,8 +147,12 @@ async function measure(server, clients, sc) {
   const run = ++runId
   const tally = load.expect(clients, run, sc.count, (c) => sc.room === '*' || c.room === sc.room)
   const startUs = load.nowUs()
-  const issued = await server.call('run', { room: sc.room, count: sc.count, size: sc.size, mode: sc.mode, run })
+  const running = server.call('run', { room: sc.room, count: sc.count, size: sc.size, mode: sc.mode, everyMs: sc.everyMs, run })
+  // Churn connections come and go while the broadcasts go out; the run ends when both are done.
+  const churning = sc.churn ? load.churn(server.port, sc.churn, CHURN.parallel) : Promise.resolve(0)
+  const issued = await running
   const settled = await load.settle(tally, TIMEOUT_MS)
+  const churned = await churning
   const stopped = await server.call('stop')
   return {
     cpuMs: stopped.cpuMs,
@@ -147,6 +163,7 @@ async function measure(server, clients, sc) {
     events: tally.expected,
     missing: settled.missing,
     extra: settled.extra,
+    churned,
     unflushed: stopped.unflushed,
     p50Ms: load.percentile(tally.latencies, 50) / 1000,
     p99Ms: load.percentile(tally.latencies, 99) / 1000,
@@ -164,7 +181,7 @@ function summarize(runs) {
   for (const key of ['cpuMs', 'userMs', 'systemMs', 'wallMs', 'issuedMs', 'p50Ms', 'p99Ms']) {
     out[key] = round(median(runs.map((r) => r[key])))
   }
-  for (const key of ['events', 'missing', 'extra', 'unflushed']) {
+  for (const key of ['events', 'missing', 'extra', 'churned', 'unflushed']) {
     out[key] = runs.reduce((sum, r) => sum + r[key], 0)
   }
   return out
@@ -200,12 +217,14 @@ async function runSet(lib, setName, scenarios, results) {
         console.log(`${results[sc.key].rssKB} KB RSS/client`)
         continue
       }
-      await measure(server, clients, { ...sc, count: Math.max(5, Math.round(sc.count / 5)) }) // warm-up
+      const warm = { ...sc, count: Math.max(5, Math.round(sc.count / 5)), churn: sc.churn && Math.round(sc.churn / 5) }
+      await measure(server, clients, warm) // warm-up
       const runs = []
       for (let i = 0; i < REPS; i++) runs.push(await measure(server, clients, sc))
       results[sc.key] = summarize(runs)
       const r = results[sc.key]
-      console.log(`cpu ${r.cpuMs} ms, wall ${r.wallMs} ms, missing ${r.missing}, extra ${r.extra}`)
+      const churned = sc.churn ? `, churned ${r.churned}` : ''
+      console.log(`cpu ${r.cpuMs} ms, wall ${r.wallMs} ms, missing ${r.missing}, extra ${r.extra}${churned}`)
     }
     load.closeAll(clients)
   } finally {
@@ -268,13 +287,14 @@ async function main() {
     mode: QUICK ? 'quick' : 'full',
     durationS: Math.round((Date.now() - started) / 1000),
     commit: gitHead(),
-    machine: { node: process.version, cpu: os.cpus()[0].model, cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` },
+    machine: { node: process.version, cpu: os.cpus()[0].model, cores: os.cpus().length, platform: `${os.platform()} ${os.release()}`, fdLimit: FD_LIMIT },
     method: {
       reps: REPS,
       cpu: 'server process.cpuUsage() (user+system) from the first broadcast until the loader has received every expected event; median of the runs',
       wall: 'loader time from the run command until the last expected event arrived',
       latency: 'per event: arrival time at the loader minus the send time the server put in the payload (shared monotonic clock)',
       memory: '(RSS, V8 heap used, external) after full GCs with the clients connected, minus before, divided by the clients',
+      churn: `while the broadcasts go out (one per 10 ms timer), ${CHURN.connections} other connections, ${CHURN.parallel} at a time, are opened and destroyed abruptly; the surviving clients must get every event once`,
       writes: `res.write calls and socket writes (libuv write requests, i.e. write/writev system calls) per delivered event, ${WRITES.clients} clients × ${WRITES.count} events (diagnostic run)`,
     },
     scenarios: SCENARIOS.map((sc) => ({
@@ -286,6 +306,7 @@ async function main() {
       mode: sc.mode,
       clients: SETS[sc.set].clients,
       events: sc.memory ? 0 : sc.count * (sc.room === '*' ? SETS[sc.set].clients : SETS[sc.set].clients / ROOMS),
+      churn: sc.churn,
     })),
     libs: LIBS,
     results,

@@ -179,6 +179,27 @@ async function connectAll(port, rooms, parallel = 256) {
 }
 
 /**
+ * Churn: `total` connections, `parallel` at a time, each opened (until its response head
+ * arrived, so the server added it) and then destroyed abruptly, while the server may be
+ * writing to it. They are never counted. Resolves with how many were opened and dropped.
+ */
+async function churn(port, total, parallel = 64) {
+  let started = 0
+  let done = 0
+  async function worker() {
+    while (started < total) {
+      started++
+      const client = new Client(-1, null)
+      await client.open(port)
+      client.socket.destroy()
+      done++
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, total) }, worker))
+  return done
+}
+
+/**
  * Starts counting the events of run `run`: `count` events for each client for which
  * `isTarget(client)` holds, none for the others.
  */
@@ -215,4 +236,4 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
 
-module.exports = { connectAll, expect, settle, closeAll, percentile, nowUs }
+module.exports = { connectAll, churn, expect, settle, closeAll, percentile, nowUs }

@@ -10,10 +10,11 @@
 // Commands (each answered with a message carrying the same `id`):
 //   count                          -> { added }            clients registered so far
 //   mem                            -> process.memoryUsage() after full GCs
-//   run { room, count, size, mode, run }
+//   run { room, count, size, mode, run, everyMs }
 //                                  -> { issuedMs }          once every broadcast was issued;
 //                                     mode 'turn': one broadcast per event-loop turn (setImmediate),
-//                                     mode 'burst': all of them in one synchronous loop
+//                                     mode 'burst': all of them in one synchronous loop,
+//                                     mode 'paced': one per `everyMs` timer (to overlap with churn)
 //   stop                           -> { cpuMs, userMs, systemMs, unflushed, resWrites, socketWrites }
 //                                     CPU since `run` started; sent by the loader once every
 //                                     expected event has arrived, so the CPU covers the work
@@ -61,13 +62,15 @@ function fullGc() {
 }
 
 function serve(lib) {
-  const responses = []
+  /** Open responses (for `unflushed`); closed ones are let go, as churn makes many. */
+  const responses = new Set()
   let added = 0
   let cpuStart = null
 
   const server = http.createServer((req, res) => {
     const room = new URL(req.url, 'http://127.0.0.1').searchParams.get('room')
-    responses.push(res)
+    responses.add(res)
+    res.once('close', () => responses.delete(res))
     Promise.resolve(lib.add(req, res, room)).then(() => added++)
   })
 
@@ -79,7 +82,7 @@ function serve(lib) {
       fullGc()
       return process.memoryUsage()
     },
-    run({ room, count, size, mode, run }) {
+    run({ room, count, size, mode, run, everyMs = 1 }) {
       fullGc()
       writes.res = 0
       writes.socket = 0
@@ -93,8 +96,9 @@ function serve(lib) {
         let seq = 0
         const step = () => {
           lib.broadcast(room, payload(run, seq, size))
-          if (++seq < count) setImmediate(step)
-          else resolve({ issuedMs: (nowUs() - started) / 1000 })
+          if (++seq >= count) resolve({ issuedMs: (nowUs() - started) / 1000 })
+          else if (mode === 'paced') setTimeout(step, everyMs)
+          else setImmediate(step)
         }
         setImmediate(step)
       })
