@@ -7,9 +7,6 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Error, Result};
 use napi_derive::napi;
 
-use crate::history::EventId;
-use crate::hub::Gap;
-
 /// Counters of the Redis link (`stats().redis`).
 #[napi(object)]
 pub struct RedisStats {
@@ -40,13 +37,6 @@ fn rejected<'env, T: napi::bindgen_prelude::ToNapiValue + Send + 'static>(
     env.spawn_future(async move { Err::<T, _>(Error::from_reason(reason)) })
 }
 
-fn gap_of(last: String, gap: Option<Option<EventId>>) -> Option<Gap> {
-    gap.map(|oldest| Gap {
-        last_event_id: last,
-        oldest_id: oldest.map(|id| id.to_string()),
-    })
-}
-
 #[cfg(not(target_family = "wasm"))]
 mod native {
     use std::sync::Arc;
@@ -56,10 +46,17 @@ mod native {
     use napi::{Env, Error, Result, Status};
     use napi_derive::napi;
 
-    use super::{gap_of, rejected, RedisStats};
+    use super::{rejected, RedisStats};
     use crate::history::EventId;
     use crate::hub::{Gap, Hub};
     use crate::redis::{Link, Mode};
+
+    fn gap_of(last: String, gap: Option<Option<EventId>>) -> Option<Gap> {
+        gap.map(|oldest| Gap {
+            last_event_id: last,
+            oldest_id: oldest.map(|id| id.to_string()),
+        })
+    }
 
     /// `onStatus(status, detail, dropped)`: unref'd, so it never keeps the process alive.
     type StatusFn = ThreadsafeFunction<
