@@ -214,3 +214,39 @@ describe('history', () => {
     assert.equal(sse.stats().history.bytes, 0)
   })
 })
+
+test('examples/reconnect.js with a real EventSource: cut, reconnect with Last-Event-ID, no tick missed or doubled', { timeout: 20000 }, async (t) => {
+  const { EventSource } = require('eventsource')
+  const { once } = require('node:events')
+  const { start, stop } = require('../examples/reconnect.js')
+  const server = start({ port: 0, host: '127.0.0.1', tickMs: 20, retryMs: 200 })
+  t.after(() => {
+    stop(server)
+    sse.history = 0
+  })
+  await once(server, 'listening')
+  const base = `http://127.0.0.1:${server.address().port}`
+  const source = new EventSource(`${base}/events`)
+  t.after(() => source.close())
+  const ticks = []
+  let opened = 0
+  let resolveAfter
+  const after = new Promise((resolve) => {
+    resolveAfter = resolve
+  })
+  source.addEventListener('open', () => opened++)
+  source.addEventListener('tick', (e) => {
+    ticks.push({ n: Number(e.data), id: e.lastEventId, connection: opened })
+    if (opened === 2 && ticks.filter((tk) => tk.connection === 2).length >= 20) resolveAfter()
+  })
+  while (ticks.length < 5) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal((await fetch(`${base}/cut`, { method: 'POST' })).status, 204)
+  await after
+  const numbers = ticks.map((tk) => tk.n)
+  const first = numbers[0]
+  assert.deepEqual(numbers, numbers.map((_, i) => first + i), 'consecutive: nothing missed, nothing twice')
+  assert.ok(ticks.every((tk) => /^\d+-\d+$/.test(tk.id)), 'event ids')
+  // The 200 ms retry at 20 ms per tick: the second connection's first ticks came from the history.
+  const resumed = ticks.findIndex((tk) => tk.connection === 2)
+  assert.ok(resumed > 0)
+})
