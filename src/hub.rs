@@ -384,15 +384,21 @@ impl Hub {
     /// A client reconnected with `Last-Event-ID: last`: when it is one of our event ids,
     /// hold the client's frames (pause) until `replay`, and return the newest id
     /// delivered so far (what the replay must reach; `""` when none) — else null.
+    /// Call it right after `add`: what reached the client in between (broadcasts from
+    /// the Redis task, all kept up to that id) is dropped here, as the replay sends it.
     #[napi(catch_unwind)]
     pub fn hold_for_replay(&self, id: u32, last: String) -> Option<String> {
         EventId::parse(&last)?;
+        let streams = self.streams();
         let mut st = self.shared.state.lock();
-        if !st.history.is_on() && !self.streams() {
+        if !st.history.is_on() && !streams {
             return None;
         }
         let upto = self.replay_bound(st.history.newest());
-        let outbox = st.reg.get_mut(id)?;
+        let State { reg, out, .. } = &mut *st;
+        let outbox = reg.get_mut(id)?;
+        let early = out.take(id, outbox);
+        out.counters.bytes = out.counters.bytes.saturating_sub(early.len() as u64);
         Delivery::pause(outbox);
         Some(upto.map_or_else(String::new, |id| id.to_string()))
     }

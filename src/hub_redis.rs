@@ -87,6 +87,7 @@ mod native {
             prefix: String,
             on_status: StatusFn,
         ) -> Result<PromiseRaw<'env, ()>> {
+            let size = self.shared.state.lock().history.cap();
             let mut slot = self.redis.lock();
             if slot.as_ref().is_some_and(|link| !link.failed()) {
                 return rejected(
@@ -95,7 +96,6 @@ mod native {
                         .to_owned(),
                 );
             }
-            let size = self.shared.state.lock().history.cap();
             let mode = if size > 0 { Mode::Stream } else { Mode::PubSub };
             let shown_url = crate::redis::redact(&url);
             let (link, first) = match Link::start(

@@ -195,6 +195,12 @@ impl Inner {
         (self.on_status)(status, detail, dropped);
     }
 
+    /// Stream mode: the entry `id` was read (and delivered, when it was news).
+    fn read_past(&self, id: EventId) {
+        let mut upto = self.read_upto.lock();
+        *upto = (*upto).max(id);
+    }
+
     /// Takes the next batch to publish, oldest first; empty when nothing waits.
     /// The batch counts as in flight until `settled` or `requeue`.
     fn take_batch(&self) -> Vec<Item> {

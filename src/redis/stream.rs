@@ -282,7 +282,9 @@ async fn read_loop(ctx: &Ctx, r: &mut MultiplexedConnection, last: &mut EventId)
                 Some(m) if m.origin == ctx.inner.origin => {
                     // Ours, already delivered here: keep the clock past it.
                     if let Some(shared) = ctx.shared.upgrade() {
-                        shared.state.lock().history.observe(id);
+                        let mut st = shared.state.lock();
+                        st.history.observe(id);
+                        ctx.inner.read_past(id);
                     }
                 }
                 Some(m) => {
@@ -292,7 +294,7 @@ async fn read_loop(ctx: &Ctx, r: &mut MultiplexedConnection, last: &mut EventId)
                 }
             }
             *last = (*last).max(id);
-            *ctx.inner.read_upto.lock() = *last;
+            ctx.inner.read_past(id);
         }
     }
 }
@@ -319,9 +321,10 @@ pub(super) async fn run(
         }
     };
     // Live from the stream's end: what was appended before is history, not news.
-    *ctx.inner.read_upto.lock() = last;
     if let Some(shared) = ctx.shared.upgrade() {
-        shared.state.lock().history.observe(last);
+        let mut st = shared.state.lock();
+        st.history.observe(last);
+        ctx.inner.read_past(last);
     }
     ctx.inner.connected.store(true, Ordering::Relaxed);
     let _ = first.send(Ok(()));

@@ -89,7 +89,13 @@ impl Ctx {
         let done = {
             let mut st = shared.state.lock();
             match id {
-                Some(id) => st.broadcast_as(id, &m.room, &body),
+                Some(id) => {
+                    let done = st.broadcast_as(id, &m.room, &body);
+                    // Under the state lock, so a client held for a replay gets every
+                    // entry either from the replay or live, never both.
+                    self.inner.read_past(id);
+                    done
+                }
                 None => st.broadcast(&m.room, &body),
             }
         };
