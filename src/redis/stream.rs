@@ -47,7 +47,7 @@ return out
 /// How long one `XREAD` waits for new entries.
 const READ_BLOCK: Duration = Duration::from_millis(2000);
 /// Entries per `XREAD`.
-const READ_COUNT: usize = 1024;
+const READ_COUNT: usize = 4096;
 /// Entries per `XRANGE` page of a replay.
 const REPLAY_PAGE: usize = 1000;
 
