@@ -246,6 +246,15 @@ function streamFrames(text) {
 /** The data of a client's `event` frames. */
 const dataOf = (client, event = 'p') => streamFrames(client.text).filter((f) => f.event === event).map((f) => f.data)
 
+/** Resolves once `check()` holds (polled: the event comes from a child or Rust), rejects after `ms`. */
+async function waitFor(check, what, ms = 10000) {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
 const range = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
 describe('history across processes: one Redis Stream', { skip }, () => {
@@ -341,13 +350,33 @@ describe('history across processes: one Redis Stream', { skip }, () => {
     await Promise.all([A.untilStatus('up'), B.untilStatus('up')])
     await A.broadcast([['all', 'p', 'after']])
     await b.until('data: after\n\n')
-    await a.until('data: during-B\n\n')
+    await a.until((text) => text.includes('data: during-B\n\n') && text.includes('data: after\n\n'))
     assert.deepEqual(dataOf(b), ['before', 'during-B', 'during-A1', 'during-A2', 'after'].filter((d) => dataOf(b).includes(d)))
     assert.deepEqual([...dataOf(b)].sort(), ['after', 'before', 'during-A1', 'during-A2', 'during-B'])
     assert.deepEqual([...dataOf(a)].sort(), ['after', 'before', 'during-A1', 'during-A2', 'during-B'])
     assert.ok(dataOf(b).indexOf('during-A1') < dataOf(b).indexOf('during-A2'), 'in the order of their origin')
     assert.equal(await A.exit({ closeRedis: true }), 0)
     assert.equal(await B.exit({ closeRedis: true }), 0)
+  })
+
+  test('a reconnect older than what the stream keeps: the tail it keeps, then a gap event', { timeout: 20000 }, async (t) => {
+    const prefix = uniquePrefix('stream-gap')
+    const [A, B] = startNodes(t, ['A', 'B'], { url: redis.url, prefix, history: 5 })
+    await Promise.all([A.ready, B.ready])
+    const a = await openClient(t, A, 'room=all')
+    await A.broadcast(range('g', 400).map((d) => ['*', 'p', d]))
+    await a.until('data: g399\n\n')
+    const first = streamFrames(a.text).find((f) => f.data === 'g0').id
+    const kept = Number(await redis.cli('XLEN', `${prefix}:stream`))
+    assert.ok(kept >= 5 && kept < 400, `MAXLEN ~ 5 trims whole nodes: ${kept} kept`)
+    const moved = await connect(B.port, '/?room=all', { headers: { 'Last-Event-ID': first } })
+    t.after(() => moved.close())
+    await moved.until('data: joined\n\n')
+    assert.deepEqual(dataOf(moved), range('g', 400).slice(400 - kept), 'the tail the stream keeps, in order')
+    assert.ok(moved.text.endsWith('event: hello\ndata: joined\n\n'), 'then what was sent meanwhile')
+    await waitFor(() => B.gaps.length > 0, 'the gap event')
+    const oldest = (await redis.cli('XRANGE', `${prefix}:stream`, '-', '+', 'COUNT', '1')).split('\n')[0]
+    assert.deepEqual(B.gaps, [{ lastEventId: first, oldestId: oldest }])
   })
 
   test('foreign and malformed stream entries are skipped and counted', { timeout: 20000 }, async (t) => {
@@ -411,6 +440,28 @@ describe('the bridge loses nothing on a healthy link', { skip }, () => {
       assert.deepEqual(dataOf(b).filter((d) => d.startsWith('x')), range('x', 500))
     })
   }
+
+  test('while Redis is down the queue is bounded: the oldest are dropped and overflow is reported once', { timeout: 30000 }, async (t) => {
+    const own = await startRedis()
+    t.after(() => own.kill())
+    const statuses = []
+    const onRedis = (info) => statuses.push(info)
+    sse.on('redis', onRedis)
+    t.after(() => sse.off('redis', onRedis))
+    await sse.useRedis({ url: own.url, prefix: uniquePrefix('overflow') })
+    t.after(() => sse.closeRedis())
+    await own.kill()
+    await waitFor(() => statuses.some((s) => s.status === 'down'), "'down'")
+    for (let i = 0; i < 100010; i++) sse.broadcast('nobody', 'x')
+    await waitFor(() => statuses.some((s) => s.status === 'overflow'), "'overflow'")
+    const overflow = statuses.filter((s) => s.status === 'overflow')
+    assert.equal(overflow.length, 1, 'once per episode')
+    assert.ok(overflow[0].dropped >= 1, 'how many were dropped so far')
+    assert.match(overflow[0].detail, /queue of broadcasts waiting for Redis is full/)
+    const stats = sse.stats().redis
+    assert.equal(stats.queued, 100000)
+    assert.equal(stats.dropped, 10)
+  })
 
   test('a broadcast too large to share stays local and says so; the link stays up', { timeout: 20000 }, async (t) => {
     const [A, B] = startNodes(t, ['A', 'B'], { url: redis.url, prefix: uniquePrefix('huge') })

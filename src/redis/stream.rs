@@ -404,13 +404,21 @@ async fn fetch(
         .await;
     let gap = match info {
         Ok(info) => {
-            let trimmed = info_field(&info, "max-deleted-entry-id").and_then(id_of);
-            trimmed.filter(|t| *t > after).map(|_| {
-                info_field(&info, "first-entry").and_then(|e| match e {
-                    Value::Array(pair) if !pair.is_empty() => id_of(&pair[0]),
-                    _ => None,
-                })
-            })
+            let id = |name| info_field(&info, name).and_then(id_of);
+            let int = |name| match info_field(&info, name) {
+                Some(Value::Int(n)) => Some(*n),
+                _ => None,
+            };
+            let first = match info_field(&info, "first-entry") {
+                Some(Value::Array(pair)) if !pair.is_empty() => id_of(&pair[0]),
+                _ => None,
+            };
+            // Trimmed entries (MAXLEN) leave `entries-added` above `length` and the
+            // first entry past them; deleted ones (XDEL) set `max-deleted-entry-id`.
+            let trimmed = matches!((int("entries-added"), int("length")), (Some(added), Some(len)) if added > len)
+                && first.is_some_and(|first| first > after);
+            let deleted = id("max-deleted-entry-id").is_some_and(|d| d > after);
+            (trimmed || deleted).then_some(first)
         }
         // No such key: nothing to replay, nothing known to be lost.
         Err(_) => None,
