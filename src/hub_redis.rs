@@ -187,15 +187,19 @@ mod native {
             last: String,
             upto: String,
         ) -> Result<PromiseRaw<'env, Option<Gap>>> {
-            let Some(after) = EventId::parse(&last) else {
-                return env.spawn_future(async { Ok(None) });
-            };
-            let upto = EventId::parse(&upto);
+            let after = EventId::parse(&last);
+            let bound = EventId::parse(&upto);
             let shared = Arc::downgrade(&self.shared);
-            let Some(replay) = self.live_link(|link| link.replay(shared, id, after, upto)) else {
-                return env.spawn_future(async { Ok(None) });
-            };
-            env.spawn_future(async move { Ok(gap_of(last, replay.await)) })
+            let replay = after
+                .and_then(|after| self.live_link(|link| link.replay(shared, id, after, bound)));
+            match replay {
+                Some(replay) => env.spawn_future(async move { Ok(gap_of(last, replay.await)) }),
+                None => {
+                    // The link went away meanwhile: replay what this process kept.
+                    let gap = self.replay(*env, id, last, upto);
+                    env.spawn_future(async move { Ok(gap) })
+                }
+            }
         }
     }
 
