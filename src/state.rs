@@ -154,3 +154,71 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::NO_BODY;
+
+    /// The bytes a drain hands to JS for each client (no shared bodies in these tests).
+    fn drained(st: &mut State) -> Vec<(u32, Vec<u8>)> {
+        let State { reg, out, .. } = st;
+        let batch = out.drain(reg);
+        let mut start = 0;
+        batch
+            .index
+            .chunks(3)
+            .map(|part| {
+                assert_eq!(part[2], NO_BODY);
+                let end = part[1] as usize;
+                let bytes = batch.data[start..end].to_vec();
+                start = end;
+                (part[0], bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn with_history_a_broadcast_is_one_frame_for_all_and_is_kept() {
+        let mut st = State::default();
+        let a = st.reg.add(Outbox::default()).expect("id");
+        let b = st.reg.add(Outbox::default()).expect("id");
+        let off = st.broadcast(&Room::string("*"), b"data: x\n\n");
+        assert_eq!(off.id, None);
+        assert_eq!(
+            drained(&mut st),
+            vec![
+                (a, b"id: 0\ndata: x\n\n".to_vec()),
+                (b, b"id: 1\ndata: x\n\n".to_vec())
+            ]
+        );
+        st.history.set_cap(10);
+        let on = st.broadcast(&Room::string("*"), b"data: y\n\n");
+        let id = on.id.expect("an event id");
+        let frame = format!("id: {id}\ndata: y\n\n").into_bytes();
+        assert_eq!(drained(&mut st), vec![(a, frame.clone()), (b, frame)]);
+        assert_eq!(st.history.newest(), Some(id));
+    }
+
+    #[test]
+    fn a_replay_goes_before_what_the_held_client_was_sent_meanwhile() {
+        let mut st = State::default();
+        st.history.set_cap(10);
+        let c = st.reg.add(Outbox::default()).expect("id");
+        let State { reg, out, .. } = &mut st;
+        let outbox = reg.get_mut(c).expect("client");
+        Delivery::pause(outbox);
+        out.push(c, outbox, 3, |buf| buf.extend_from_slice(b"new"));
+        assert!(drained(&mut st).is_empty(), "held");
+        let frames: Vec<Arc<[u8]>> = vec![Arc::from(&b"old1"[..]), Arc::from(&b"old2"[..])];
+        st.out.set_max_pending(4);
+        assert!(st.replay_into(c, &frames), "resumed: JS must write");
+        assert_eq!(drained(&mut st), vec![(c, b"old1old2new".to_vec())]);
+        assert_eq!(st.out.max_pending(), 4, "the cap is back");
+        assert_eq!(
+            st.out.counters.dropped, 0,
+            "a replay past the cap drops nobody"
+        );
+        assert_eq!(st.out.counters.bytes, 11);
+    }
+}
