@@ -236,7 +236,7 @@ test('examples/reconnect.js with a real EventSource: cut, reconnect with Last-Ev
   })
   source.addEventListener('open', () => opened++)
   source.addEventListener('tick', (e) => {
-    ticks.push({ n: Number(e.data), id: e.lastEventId, connection: opened })
+    ticks.push({ n: JSON.parse(e.data).n, id: e.lastEventId, connection: opened })
     if (opened === 2 && ticks.filter((tk) => tk.connection === 2).length >= 20) resolveAfter()
   })
   while (ticks.length < 5) await new Promise((resolve) => setTimeout(resolve, 10))

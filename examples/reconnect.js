@@ -3,9 +3,9 @@
 // http://localhost:3002 (PORT to change it) and press "Cut the connection".
 //
 // The server broadcasts a numbered `tick` every 300 ms with sse.history on. The button
-// makes the server destroy every SSE connection and skip a few ticks' worth of time;
-// the browser's EventSource reconnects by itself, sending Last-Event-ID, and the page
-// shows the ticks it got again from the history: the numbers stay consecutive.
+// makes the server destroy every SSE connection; the browser's EventSource reconnects
+// by itself 1.5 s later (setRetry), sending Last-Event-ID, and gets the ticks it missed
+// from the history (shown in orange: they arrived late): the numbers stay consecutive.
 
 const http = require('node:http')
 const sse = require('..')
@@ -27,33 +27,32 @@ the history after a reconnect. <strong id="check"></strong></p>
 <ol id="log"></ol>
 <script>
   const log = document.getElementById('log')
+  const check = document.getElementById('check')
   let expected = null
-  let replaying = false
   const events = new EventSource('/events')
   events.onopen = () => { document.getElementById('state').textContent = 'connected' }
-  events.onerror = () => { document.getElementById('state').textContent = 'reconnecting…'; replaying = true }
+  events.onerror = () => { document.getElementById('state').textContent = 'reconnecting…' }
   events.addEventListener('tick', (e) => {
-    const n = Number(e.data)
+    const { n, at } = JSON.parse(e.data)
     const item = document.createElement('li')
     item.value = n
     item.textContent = 'tick ' + n
-    if (replaying) item.className = 'replayed'
+    // Sent a while ago: it was missed while disconnected, and replayed from the history.
+    if (Date.now() - at > 250) item.className = 'replayed'
     log.prepend(item)
     document.getElementById('last').textContent = e.lastEventId
-    if (expected !== null && n !== expected) document.getElementById('check').textContent = 'missed ' + expected + '!'
-    else document.getElementById('check').textContent = 'no tick missed'
+    if (expected !== null && n !== expected) check.textContent = 'missed tick ' + expected + '!'
+    else if (!check.textContent.startsWith('missed')) check.textContent = 'no tick missed'
     expected = n + 1
   })
   events.addEventListener('note', (e) => alert(e.data))
-  // Live ticks arrive once the replay is written: stop colouring after a moment.
-  setInterval(() => { replaying = false }, 250)
   document.getElementById('cut').onclick = () => fetch('/cut', { method: 'POST' })
 </script>`
 
 /** Starts the page and the ticks; `stop(server)` ends both. */
 function start({ port = 3002, host, tickMs = 300, retryMs = 1500 } = {}) {
   let tick = 0
-  const ticker = setInterval(() => sse.broadcast('*', 'tick', ++tick), tickMs)
+  const ticker = setInterval(() => sse.broadcast('*', 'tick', { n: ++tick, at: Date.now() }), tickMs)
   const server = http.createServer((req, res) => {
     if (req.url === '/events') {
       const client = sse.add(req, res)
