@@ -111,6 +111,7 @@ function add(req, res) {
   }
   conns.set(id, conn)
   clientList.add(client)
+  holdForReplay(conn, req)
 
   if (req.socket && typeof req.socket.setTimeout === 'function') req.socket.setTimeout(0x7fffffff)
 
@@ -140,6 +141,48 @@ function add(req, res) {
 
   startHeartbeat()
   return client
+}
+
+// ---- history: Last-Event-ID replays -----------------------------------------
+
+/** The id a reconnecting EventSource sent: the header, or `?lastEventId=` for polyfills. */
+function lastEventIdOf(req) {
+  const header = req.headers != null ? req.headers['last-event-id'] : undefined
+  if (typeof header === 'string' && header !== '') return header
+  const url = req.url
+  if (typeof url === 'string' && url.includes('lastEventId=')) {
+    const query = url.slice(url.indexOf('?') + 1)
+    const value = new URLSearchParams(query).get('lastEventId')
+    if (value) return value
+  }
+  return null
+}
+
+/**
+ * With history on, a client that sent one of our event ids is held (its frames wait)
+ * until the end of the turn it was added in — once the app has joined it to its
+ * rooms — then gets the broadcasts it missed before anything new.
+ */
+function holdForReplay(conn, req) {
+  const last = lastEventIdOf(req)
+  if (last === null) return
+  const upto = hub.holdForReplay(conn.client.id, last)
+  if (upto !== null) setImmediate(replay, conn, last, upto)
+}
+
+function replay(conn, last, upto) {
+  const id = conn.client.id
+  if (conns.get(id) !== conn) return
+  const done = (gap) => {
+    if (gap != null && conns.get(id) === conn) {
+      sse.emit('gap', conn.client, { lastEventId: gap.lastEventId, oldestId: gap.oldestId ?? null })
+    }
+  }
+  if (hub.redisStreams) {
+    hub.replayFromRedis(id, last, upto).then(done, () => hub.resume(id))
+  } else {
+    done(hub.replay(id, last, upto))
+  }
 }
 
 function removeConn(conn) {
@@ -238,6 +281,7 @@ function broadcast(room, event, data) {
   const msg = message(event, data)
   if (msg === null) return
   hub.broadcast(room, msg[0], msg[1])
+  if (redisInUse) holdForRedis()
   if (syncConns.size === 0) return
   eachSync((conn) => {
     if (room === '*' || hub.isIn(conn.client.id, room)) writeSync(conn)
@@ -293,15 +337,46 @@ function close() {
 
 function stats() {
   const stats = hub.stats()
+  const { history } = stats
+  history.oldestId = history.oldestId ?? null
+  history.newestId = history.newestId ?? null
   stats.redis = hub.redisStats()
   return stats
 }
 
 // ---- several processes: Redis ----------------------------------------------
 
+/** True from useRedis until closeRedis: broadcasts may wait for Redis. */
+let redisInUse = false
+/** Most time the loop is held for broadcasts Redis has not taken, without progress. */
+const REDIS_HOLD_MS = 3000
+let redisHold = null
+
 /**
- * Shares broadcasts with every process subscribed to the same Redis under the same prefix.
- * Resolves once subscribed; rejects (and stays local) when Redis cannot be reached.
+ * Keeps the process alive while broadcasts wait to be published, so one that ends
+ * without closeRedis() still shares what it broadcast: until nothing waits, or until
+ * Redis made no progress for REDIS_HOLD_MS (it is down).
+ */
+function holdForRedis() {
+  if (redisHold !== null) return
+  let pending = hub.redisPending()
+  if (pending === 0) return
+  let progress = Date.now()
+  redisHold = setInterval(() => {
+    const now = hub.redisPending()
+    if (now < pending) progress = Date.now()
+    pending = now
+    if (now === 0 || Date.now() - progress > REDIS_HOLD_MS) {
+      clearInterval(redisHold)
+      redisHold = null
+    }
+  }, 5)
+}
+
+/**
+ * Shares broadcasts with every process using the same Redis under the same prefix:
+ * pub/sub when history is off, a Redis Stream when it is on. Resolves once connected;
+ * rejects (and stays local) when Redis cannot be reached.
  */
 function useRedis(options) {
   const opts = typeof options === 'string' ? { url: options } : options
@@ -314,13 +389,19 @@ function useRedis(options) {
   if (typeof prefix !== 'string' || prefix === '') {
     return Promise.reject(new TypeError('prefix must be a non-empty string'))
   }
-  return hub.useRedis(opts.url, prefix, (status, detail) => {
-    sse.emit('redis', { status, detail })
+  const linked = hub.useRedis(opts.url, prefix, (status, detail, dropped) => {
+    sse.emit('redis', dropped == null ? { status, detail } : { status, detail, dropped })
+  })
+  redisInUse = true
+  return linked.catch((err) => {
+    redisInUse = hub.redisStats() !== null
+    throw err
   })
 }
 
 /** Stops sharing broadcasts; resolves once the Redis connections are closed. */
 function closeRedis() {
+  redisInUse = false
   return hub.closeRedis()
 }
 
@@ -333,6 +414,17 @@ Object.defineProperties(sse, {
       heartbeatMs = checkHeartbeat(value)
       stopHeartbeat()
       startHeartbeat()
+    },
+  },
+  history: {
+    enumerable: true,
+    get: () => hub.history,
+    set(size) {
+      const n = typeof size === 'string' && /^\d+$/.test(size) ? Number(size) : size
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+        throw new RangeError(`history must be a whole number of broadcasts >= 0, got ${String(size)}`)
+      }
+      hub.history = n
     },
   },
   maxPendingBytes: {

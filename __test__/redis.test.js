@@ -229,3 +229,274 @@ describe('broadcasts across processes through Redis', { skip }, () => {
     assert.equal(await B.exit({ closeRedis: false }), 0)
   })
 })
+
+/** Frames with or without an `id:` line: [{ id, event, data }]; throws on any other byte. */
+function streamFrames(text) {
+  const frame = /(?:id: ([^\n]*)\n)?(?:event: ([^\n]*)\n)?data: ([^\n]*)\n\n/y
+  const frames = []
+  while (frame.lastIndex < text.length) {
+    const at = frame.lastIndex
+    const m = frame.exec(text)
+    if (m === null) throw new Error(`not an SSE frame at ${at}: ${JSON.stringify(text.slice(at, at + 80))}`)
+    frames.push({ id: m[1] ?? null, event: m[2] ?? null, data: m[3] })
+  }
+  return frames
+}
+
+/** The data of a client's `event` frames. */
+const dataOf = (client, event = 'p') => streamFrames(client.text).filter((f) => f.event === event).map((f) => f.data)
+
+/** Resolves once `check()` holds (polled: the event comes from a child or Rust), rejects after `ms`. */
+async function waitFor(check, what, ms = 10000) {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const range = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+
+describe('history across processes: one Redis Stream', { skip }, () => {
+  let redis
+
+  before(async () => {
+    redis = await startRedis()
+  })
+
+  after(async () => {
+    if (redis) await redis.kill()
+  })
+
+  test('a client that reconnects to another process gets what it missed, from every process, in stream order', { timeout: 30000 }, async (t) => {
+    const prefix = uniquePrefix('stream-move')
+    const [A, B] = startNodes(t, ['A', 'B'], { url: redis.url, prefix, history: 1000 })
+    await Promise.all([A.ready, B.ready])
+    assert.equal((await A.request('stats')).redis.mode, 'stream')
+    // Broadcasts of different processes made at the same moment may be ordered in the
+    // stream unlike their local clients saw them (see the README): here each waits
+    // until the other process has read the previous one.
+    const watchA = await openClient(t, A, 'room=r')
+    const watchB = await openClient(t, B, 'room=r')
+    const onA = await openClient(t, A, 'room=r')
+    await A.broadcast([['r', 'p', 'a1'], ['*', 'p', 'a2'], ['other', 'p', 'hidden']])
+    await watchB.until('data: a2\n\n')
+    await B.broadcast([['r', 'p', 'b1']])
+    await onA.until('data: b1\n\n')
+    const seen = streamFrames(onA.text).filter((f) => f.id !== null)
+    assert.deepEqual(seen.map((f) => f.data), ['a1', 'a2', 'b1'])
+    const last = seen[1].id // it missed b1, say
+    onA.close()
+
+    await A.broadcast([['r', 'p', 'a3'], ['other', 'p', 'hidden']])
+    await watchB.until('data: a3\n\n')
+    await B.broadcast([['*', 'p', 'b2']])
+    await watchA.until('data: b2\n\n')
+    const moved = await connect(B.port, '/?room=r', { headers: { 'Last-Event-ID': last } })
+    t.after(() => moved.close())
+    await moved.until(HELLO)
+    await B.broadcast([['r', 'p', 'live']])
+    await moved.until('data: live\n\n')
+    const got = streamFrames(moved.text)
+    assert.deepEqual(got.map((f) => f.data), ['b1', 'a3', 'b2', 'joined', 'live'])
+    assert.ok(got[0].id > last && got[1].id > got[0].id && got[2].id > got[1].id, 'stream ids, increasing')
+    assert.equal(got[0].id, seen[2].id, 'the same id in every process')
+    assert.deepEqual(B.gaps, [])
+    assert.equal(await A.exit({ closeRedis: true }), 0)
+    assert.equal(await B.exit({ closeRedis: false }), 0)
+  })
+
+  test('connections killed (CLIENT KILL) several times while one process broadcasts: every member everywhere gets every event once, in order', { timeout: 60000 }, async (t) => {
+    const prefix = uniquePrefix('stream-kill')
+    const nodes = startNodes(t, ['A', 'B', 'C'], { url: redis.url, prefix, history: 10000 })
+    await Promise.all(nodes.map((node) => node.ready))
+    const [A, B, C] = nodes
+    const clients = await Promise.all(nodes.map((node) => openClient(t, node, 'room=all')))
+    const N = 1500
+    const pumped = A.request('pump', { room: 'all', count: N, prefix: 'k' })
+    for (let i = 1; i <= 3; i++) {
+      await clients[1].until((text) => dataOf({ text }).length >= (i * N) / 4, 20000)
+      await redis.cli('CLIENT', 'KILL', 'TYPE', 'normal')
+      await Promise.all([B, C].map((node) => node.untilStatus('up', i)))
+    }
+    await pumped
+    const expected = range('k', N)
+    for (const client of clients) {
+      await client.until((text) => text.includes(`data: k${N - 1}\n\n`), 20000)
+      assert.deepEqual(dataOf(client), expected)
+    }
+    for (const node of [B, C]) {
+      assert.deepEqual(node.statuses.map((s) => s.status), ['down', 'up', 'down', 'up', 'down', 'up'], `${node.name}'s statuses`)
+    }
+    assert.equal((await A.request('stats')).redis.dropped, 0)
+    assert.equal(await A.exit({ closeRedis: true }), 0)
+  })
+
+  test('Redis restarted: what was broadcast meanwhile is appended on reconnection and read everywhere once', { timeout: 30000 }, async (t) => {
+    const own = await startRedis()
+    t.after(() => own.kill())
+    const [A, B] = startNodes(t, ['A', 'B'], { url: own.url, prefix: uniquePrefix('stream-restart'), history: 100 })
+    await Promise.all([A.ready, B.ready])
+    const a = await openClient(t, A, 'room=all')
+    const b = await openClient(t, B, 'room=all')
+    await A.broadcast([['all', 'p', 'before']])
+    await b.until('data: before\n\n')
+    await own.kill()
+    await Promise.all([A.untilStatus('down'), B.untilStatus('down')])
+    await A.broadcast([['all', 'p', 'during-A1'], ['all', 'p', 'during-A2']])
+    await B.broadcast([['all', 'p', 'during-B']])
+    const back = await startRedis(own.port)
+    t.after(() => back.kill())
+    await Promise.all([A.untilStatus('up'), B.untilStatus('up')])
+    await A.broadcast([['all', 'p', 'after']])
+    await b.until('data: after\n\n')
+    await a.until((text) => text.includes('data: during-B\n\n') && text.includes('data: after\n\n'))
+    assert.deepEqual(dataOf(b), ['before', 'during-B', 'during-A1', 'during-A2', 'after'].filter((d) => dataOf(b).includes(d)))
+    assert.deepEqual([...dataOf(b)].sort(), ['after', 'before', 'during-A1', 'during-A2', 'during-B'])
+    assert.deepEqual([...dataOf(a)].sort(), ['after', 'before', 'during-A1', 'during-A2', 'during-B'])
+    assert.ok(dataOf(b).indexOf('during-A1') < dataOf(b).indexOf('during-A2'), 'in the order of their origin')
+    assert.equal(await A.exit({ closeRedis: true }), 0)
+    assert.equal(await B.exit({ closeRedis: true }), 0)
+  })
+
+  test('a reconnect older than what the stream keeps: the tail it keeps, then a gap event', { timeout: 20000 }, async (t) => {
+    const prefix = uniquePrefix('stream-gap')
+    const [A, B] = startNodes(t, ['A', 'B'], { url: redis.url, prefix, history: 5 })
+    await Promise.all([A.ready, B.ready])
+    const a = await openClient(t, A, 'room=all')
+    await A.broadcast(range('g', 400).map((d) => ['*', 'p', d]))
+    await a.until('data: g399\n\n')
+    const first = streamFrames(a.text).find((f) => f.data === 'g0').id
+    const kept = Number(await redis.cli('XLEN', `${prefix}:stream`))
+    assert.ok(kept >= 5 && kept < 400, `MAXLEN ~ 5 trims whole nodes: ${kept} kept`)
+    const moved = await connect(B.port, '/?room=all', { headers: { 'Last-Event-ID': first } })
+    t.after(() => moved.close())
+    await moved.until('data: joined\n\n')
+    assert.deepEqual(dataOf(moved), range('g', 400).slice(400 - kept), 'the tail the stream keeps, in order')
+    assert.ok(moved.text.endsWith('event: hello\ndata: joined\n\n'), 'then what was sent meanwhile')
+    await waitFor(() => B.gaps.length > 0, 'the gap event')
+    const oldest = (await redis.cli('XRANGE', `${prefix}:stream`, '-', '+', 'COUNT', '1')).split('\n')[0]
+    assert.deepEqual(B.gaps, [{ lastEventId: first, oldestId: oldest }])
+  })
+
+  test('foreign and malformed stream entries are skipped and counted', { timeout: 20000 }, async (t) => {
+    const prefix = uniquePrefix('stream-junk')
+    const [A] = startNodes(t, ['A'], { url: redis.url, prefix, history: 100 })
+    await A.ready
+    const a = await openClient(t, A, 'room=all')
+    await redis.cli('XADD', `${prefix}:stream`, '*', 'm', 'not json')
+    await redis.cli('XADD', `${prefix}:stream`, '*', 'other', 'field')
+    await redis.cli('XADD', `${prefix}:stream`, '*', 'm', '{"v":1,"o":"x","r":"all","e":"p","d":"from-elsewhere"}')
+    await redis.cli('XADD', `${prefix}:stream`, '*', 'm', '{"v":9,"o":"x","r":"all","e":"p","d":"future-format"}')
+    await a.until('data: from-elsewhere\n\n')
+    await A.broadcast([['all', 'p', 'still-fine']])
+    await a.until('data: still-fine\n\n')
+    assert.deepEqual(dataOf(a), ['from-elsewhere', 'still-fine'])
+    const { redis: stats } = await A.request('stats')
+    assert.equal(stats.invalid, 3)
+    assert.equal(stats.connected, true)
+    // A replay through the stream skips them too.
+    const again = await connect(A.port, '/?room=all', { headers: { 'Last-Event-ID': '0-1' } })
+    t.after(() => again.close())
+    await again.until('data: joined\n\n')
+    assert.deepEqual(dataOf(again), ['from-elsewhere', 'still-fine'])
+    assert.equal(await A.exit({ closeRedis: true }), 0)
+  })
+})
+
+describe('the bridge loses nothing on a healthy link', { skip }, () => {
+  let redis
+
+  before(async () => {
+    redis = await startRedis()
+  })
+
+  after(async () => {
+    if (redis) await redis.kill()
+  })
+
+  for (const history of [0, 30000]) {
+    const mode = history ? 'stream' : 'pub/sub'
+    test(`${mode}: 20,000 x 64 B broadcasts in one loop all arrive, in order; then a process that exits without closeRedis still publishes`, { timeout: 60000 }, async (t) => {
+      const [A, B] = startNodes(t, ['A', 'B'], { url: redis.url, prefix: uniquePrefix(`burst-${history}`), history })
+      await Promise.all([A.ready, B.ready])
+      const b = await openClient(t, B, 'room=all')
+      const N = 20000
+      await A.request('burst', { room: 'all', count: N, size: 64 })
+      const last = `data: ${String(N - 1).padStart(7, '0')}`
+      await b.until((text) => text.includes(last), 30000)
+      const got = dataOf(b, 'b')
+      assert.equal(got.length, N)
+      assert.ok(got.every((d, i) => d.startsWith(String(i).padStart(7, '0'))), 'every one, in order')
+      const stats = (await A.request('stats')).redis
+      assert.equal(stats.dropped, 0)
+      assert.ok(!A.statuses.some((s) => s.status === 'overflow'))
+
+      // 500 broadcasts, then the app leaves without closeRedis: the loop is held until they are out.
+      await A.request('pump', { room: 'all', count: 0, prefix: '' })
+      await A.broadcast(range('x', 500).map((d) => ['all', 'p', d]))
+      assert.equal(await A.exit({ closeRedis: false }), 0)
+      await b.until('data: x499\n\n', 10000)
+      assert.deepEqual(dataOf(b).filter((d) => d.startsWith('x')), range('x', 500))
+    })
+  }
+
+  test('while Redis is down the queue is bounded: the oldest are dropped and overflow is reported once', { timeout: 30000 }, async (t) => {
+    const own = await startRedis()
+    t.after(() => own.kill())
+    const statuses = []
+    const onRedis = (info) => statuses.push(info)
+    sse.on('redis', onRedis)
+    t.after(() => sse.off('redis', onRedis))
+    await sse.useRedis({ url: own.url, prefix: uniquePrefix('overflow') })
+    t.after(() => sse.closeRedis())
+    await own.kill()
+    await waitFor(() => statuses.some((s) => s.status === 'down'), "'down'")
+    for (let i = 0; i < 100010; i++) sse.broadcast('nobody', 'x')
+    await waitFor(() => statuses.some((s) => s.status === 'overflow'), "'overflow'")
+    const overflow = statuses.filter((s) => s.status === 'overflow')
+    assert.equal(overflow.length, 1, 'once per episode')
+    assert.ok(overflow[0].dropped >= 1, 'how many were dropped so far')
+    assert.match(overflow[0].detail, /queue of broadcasts waiting for Redis is full/)
+    const stats = sse.stats().redis
+    assert.equal(stats.queued, 100000)
+    assert.equal(stats.dropped, 10)
+  })
+
+  test('a broadcast too large to share stays local and says so; the link stays up', { timeout: 20000 }, async (t) => {
+    const [A, B] = startNodes(t, ['A', 'B'], { url: redis.url, prefix: uniquePrefix('huge') })
+    await Promise.all([A.ready, B.ready])
+    const a = await openClient(t, A, 'room=all')
+    const b = await openClient(t, B, 'room=all')
+    const huge = 'h'.repeat(2 << 20)
+    await A.broadcast([['all', 'huge', huge], ['all', 'p', 'small']])
+    await a.until('data: small\n\n')
+    await b.until('data: small\n\n')
+    assert.ok(a.text.includes(`data: ${huge}\n\n`), 'delivered locally')
+    assert.ok(!b.text.includes('event: huge'), 'not shared')
+    await A.untilStatus('too-large')
+    const status = A.statuses.find((s) => s.status === 'too-large')
+    assert.match(status.detail, /^a broadcast of \d+ bytes was delivered to this process only: over 1048576 bytes/)
+    assert.ok(!B.statuses.some((s) => s.status === 'down'), 'no subscriber was cut')
+    assert.equal((await A.request('stats')).redis.tooLarge, 1)
+  })
+
+  test('authentication failures are reported as such', { timeout: 20000 }, async (t) => {
+    const locked = await startRedis(undefined, ['--requirepass', 's3cret'])
+    t.after(() => locked.kill())
+    await assert.rejects(sse.useRedis(locked.url), (err) => {
+      assert.match(err.message, /^cannot connect to Redis at redis:\/\/127\.0\.0\.1:\d+: authentication failed/)
+      assert.ok(!err.message.includes('Redis 6'), err.message)
+      return true
+    })
+    await assert.rejects(sse.useRedis(`redis://:wrong@127.0.0.1:${locked.port}`), /authentication failed/)
+    const [A] = startNodes(t, ['A'], { url: `redis://:s3cret@127.0.0.1:${locked.port}`, prefix: uniquePrefix('auth') })
+    await A.ready
+    // The password changes under a running process: 'down', then 'authentication failed'.
+    await locked.cli('-a', 's3cret', '--no-auth-warning', 'CONFIG', 'SET', 'requirepass', 'changed')
+    await locked.cli('-a', 'changed', '--no-auth-warning', 'CLIENT', 'KILL', 'TYPE', 'pubsub')
+    await A.untilStatus('down', 2)
+    assert.match(A.statuses[1].detail, /^authentication failed: check the user and password in the URL/)
+    await A.kill()
+  })
+})

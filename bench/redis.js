@@ -3,9 +3,10 @@
 // redis-server, 5,000 SSE clients on each. Process A broadcasts to '*': its own
 // clients get each event locally, B's get it through Redis. Reports delivered events
 // per second, and the latency from broadcast to arrival (p50/p99) of each path, so the
-// difference is what Redis adds.
+// difference is what Redis adds — for both bridges side by side: pub/sub (history
+// off) and the Redis Stream (sse.history = --history, default 10000).
 //
-//   node bench/redis.js [--clients 5000] [--events 300] [--paced 50] [--size 64]
+//   node bench/redis.js [--clients 5000] [--events 300] [--paced 50] [--size 64] [--history 10000]
 //
 // Uses bench/lib (server.js for the server processes, load.js for the raw SSE clients,
 // in this process) and the redis-server tools of __test__/fixtures/redis-helpers.js.
@@ -28,7 +29,8 @@ if (process.argv[2] === SERVER_FLAG) {
 async function runServer() {
   const sse = require('..')
   sse.heartbeat = 0
-  await sse.useRedis({ url: process.env.REDIS_URL, prefix: 'simple-sse-bench' })
+  sse.history = Number(process.env.HISTORY || 0)
+  await sse.useRedis({ url: process.env.REDIS_URL, prefix: `simple-sse-bench-${sse.history}` })
   require('./lib/server').serve({
     add(req, res, room) {
       const client = sse.add(req, res)
@@ -46,9 +48,9 @@ function option(name, fallback) {
 }
 
 /** Forks a server process; resolves with { port, request(cmd, args) } once it listens. */
-async function startServer(redisUrl) {
+async function startServer(redisUrl, history) {
   const child = fork(__filename, [SERVER_FLAG], {
-    env: { ...process.env, REDIS_URL: redisUrl },
+    env: { ...process.env, REDIS_URL: redisUrl, HISTORY: String(history) },
     execArgv: ['--expose-gc'],
   })
   const replies = new Map()
@@ -80,20 +82,38 @@ const ms = (us) => (us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`)
 
 async function main() {
   const { startRedis } = require('../__test__/fixtures/redis-helpers')
+  const clients = option('clients', 5000)
+  const history = option('history', 10000)
+  const redis = await startRedis()
+  console.log(`2 processes x ${clients} clients; A broadcasts ${option('size', 64)}-byte events to '*'\n`)
+  const latency = []
+  const throughput = []
+  for (const [bridge, size] of [['pub/sub', 0], ['stream', history]]) {
+    const result = await measure(redis, size)
+    latency.push(...result.latency.map((row) => ({ bridge, ...row })))
+    throughput.push(...result.throughput.map((row) => ({ bridge, ...row })))
+  }
+  console.log(`Latency of ${option('paced', 50)} broadcasts made one at a time, from sse.broadcast() in A to the client's read:`)
+  console.table(latency)
+  console.log(`\nThroughput (first broadcast to last arrival; every client of both processes):`)
+  console.table(throughput)
+  await redis.kill()
+}
+
+/** Both measures for one bridge: `history` 0 is pub/sub, more is the stream. */
+async function measure(redis, history) {
   const { connectAll, expect, settle, closeAll, percentile, nowUs } = require('./lib/load')
   const clients = option('clients', 5000)
   const events = option('events', 300)
   const size = option('size', 64)
   const paced = option('paced', 50)
 
-  const redis = await startRedis()
-  const [A, B] = await Promise.all([startServer(redis.url), startServer(redis.url)])
+  const [A, B] = await Promise.all([startServer(redis.url, history), startServer(redis.url, history)])
   const local = await connectAll(A.port, new Array(clients).fill(null))
   const remote = await connectAll(B.port, new Array(clients).fill(null))
   for (const server of [A, B]) {
     while ((await server.request('count')).added < clients) await new Promise(setImmediate)
   }
-  console.log(`2 processes x ${clients} clients; A broadcasts ${size}-byte events to '*'\n`)
 
   let run = 0
   /** One run: `count` broadcasts from A in `mode`; resolves with both tallies and timings. */
@@ -125,7 +145,6 @@ async function main() {
     })
     missing += result.missing + result.extra
   }
-  console.log(`Latency of ${paced} broadcasts made one at a time, from sse.broadcast() in A to the client's read:`)
   const latencyRow = (what, [local, viaRedis], p) => ({
     clients: what,
     percentile: `p${p}`,
@@ -133,18 +152,16 @@ async function main() {
     'via Redis': ms(percentile(viaRedis, p)),
     'added by Redis': ms(percentile(viaRedis, p) - percentile(local, p)),
   })
-  console.table(
-    [50, 99]
-      .map((p) => latencyRow('first to receive', first, p))
-      .concat([50, 99].map((p) => latencyRow(`all ${clients}`, all, p))),
-  )
+  const latency = [50, 99]
+    .map((p) => latencyRow('first to receive', first, p))
+    .concat([50, 99].map((p) => latencyRow(`all ${clients}`, all, p)))
 
   // Throughput: many broadcasts, one per event-loop turn of A, then all in one go.
-  const rows = []
+  const throughput = []
   for (const mode of ['turn', 'burst']) {
     const result = await broadcastRun(events, mode)
     const delivered = result.tallies[0].received + result.tallies[1].received
-    rows.push({
+    throughput.push({
       broadcasts: `${events}, ${mode === 'turn' ? 'one per turn' : 'one burst'}`,
       'events delivered/s': Math.round(delivered / (result.us / 1e6)),
       'of them via Redis': result.tallies[1].received,
@@ -152,12 +169,10 @@ async function main() {
       extra: result.extra,
     })
   }
-  console.log(`\nThroughput (${events} x 2 x ${clients} events; first broadcast to last arrival):`)
-  console.table(rows)
-  if (missing > 0) console.log(`(${missing} events missing or doubled in the latency runs)`)
+  if (missing > 0) throughput.push({ broadcasts: `(${missing} events missing or doubled in the latency runs)` })
 
   closeAll(local)
   closeAll(remote)
   await Promise.all([A.exit(), B.exit()])
-  await redis.kill()
+  return { latency, throughput }
 }

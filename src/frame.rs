@@ -1,6 +1,7 @@
 //! SSE frame encoding: turns (id, event, data) into the exact bytes simple-sse 0.0.3 writes.
 //!
-//! A frame is `id: <client id>\n`, then `event: <name>\n` when there is an event,
+//! A frame is `id: <client id>\n` (with history on: `id: <event id>\n` for broadcasts,
+//! no `id:` line for the rest; see `history.rs`), then `event: <name>\n` when there is an event,
 //! then one `data: <line>\n` per line of the data, then a blank line. Line breaks in
 //! data may be `\n`, `\r\n` or `\r` (all three end a line in the SSE grammar), so the
 //! data is split on each of them. An event name containing `\r` or `\n` could inject
@@ -90,6 +91,12 @@ fn push_line(out: &mut Vec<u8>, line: &[u8]) {
 /// `id: <id>\nretry: <ms>\n\n`.
 pub fn push_retry(out: &mut Vec<u8>, id: u32, ms: u32) {
     push_id(out, id);
+    push_retry_only(out, ms);
+}
+
+/// `retry: <ms>\n\n`: with history on, frames other than broadcasts carry no `id:`
+/// line, so the browser's last event id stays the last broadcast it saw.
+pub fn push_retry_only(out: &mut Vec<u8>, ms: u32) {
     out.extend_from_slice(b"retry: ");
     push_u32(out, ms);
     out.extend_from_slice(b"\n\n");
@@ -156,6 +163,9 @@ mod tests {
         let mut out = Vec::new();
         push_retry(&mut out, 5, 3000);
         assert_eq!(out, b"id: 5\nretry: 3000\n\n");
+        out.clear();
+        push_retry_only(&mut out, 0);
+        assert_eq!(out, b"retry: 0\n\n");
         assert_eq!(HEARTBEAT, b":heartbeat signal\n\n");
     }
 }

@@ -4,86 +4,26 @@
 //! Whenever frames become pending, the hub calls the JS `wake` function through an
 //! unref'd threadsafe function; `wake` runs on a later turn of the event loop and
 //! calls `drain()` to get one batch to write. Calls from other threads (Redis)
-//! go through the same lock and the same wake-up.
+//! go through the same lock and the same wake-up. The state lives in `state.rs`;
+//! the Redis part of this surface in `redis/api.rs`; with history on, broadcasts carry
+//! event ids and a client added with `Last-Event-ID` is held until `replay` (`history.rs`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, Either, Function, Uint32Array};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
+#[cfg(not(target_family = "wasm"))]
 use parking_lot::Mutex;
 
 use crate::delivery::{Delivery, Outbox, MAX_ID_LINE};
 use crate::frame;
-use crate::registry::{Registry, Room};
+use crate::history::EventId;
+use crate::registry::Room;
+use crate::state::{Shared, State};
 
 /// The JS-side room: a string or a number.
 pub type JsRoom = Either<String, f64>;
-
-type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
-
-#[derive(Default)]
-pub struct State {
-    pub reg: Registry<Outbox>,
-    pub out: Delivery,
-}
-
-impl State {
-    /// Queues one event for every member of `room`; returns (members reached, JS must run).
-    pub fn broadcast(&mut self, room: &Room, body: &[u8]) -> (usize, bool) {
-        let State { reg, out } = self;
-        let mut wake = false;
-        let body: Arc<[u8]> = Arc::from(body);
-        let reached = reg.for_each_in(room, |id, outbox| {
-            wake |= out.push_body(id, outbox, &body);
-        });
-        (reached, wake)
-    }
-}
-
-/// State shared with other threads, and the way to wake the JS thread.
-pub struct Shared {
-    pub state: Mutex<State>,
-    /// Set while this process shares its broadcasts through Redis.
-    pub redis: Mutex<Option<crate::redis::Link>>,
-    scheduled: AtomicBool,
-    /// True while the wake-up holds the event loop open (JS thread only; see `hold`).
-    held: AtomicBool,
-    wake: Wake,
-}
-
-impl Shared {
-    /// Makes sure the JS side drains soon: at most one pending wake-up at a time.
-    pub fn wake(&self) {
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            let status = self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-            if status != Status::Ok {
-                // The function is closing (environment teardown): nothing left to write to.
-                self.scheduled.store(false, Ordering::Release);
-            }
-        }
-    }
-
-    /// Keeps the event loop alive until the next `drain`, so bytes queued from JS are
-    /// written even when nothing else holds the loop. Only the pending wake-up holds
-    /// it: an idle hub never keeps the process alive. JS thread only.
-    fn hold(&self, env: &Env) {
-        if !self.held.swap(true, Ordering::AcqRel) {
-            // SAFETY: called on the JS thread that owns `env`, with a live function.
-            unsafe { napi::sys::napi_ref_threadsafe_function(env.raw(), self.wake.raw()) };
-        }
-    }
-
-    /// Lets the event loop go again (JS thread only).
-    fn release(&self, env: &Env) {
-        if self.held.swap(false, Ordering::AcqRel) {
-            // SAFETY: as in `hold`.
-            unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), self.wake.raw()) };
-        }
-    }
-}
 
 /// What one `drain()` returns: bytes for several clients and how to split them.
 #[napi(object)]
@@ -113,11 +53,36 @@ pub struct Stats {
     pub bytes_sent: f64,
     pub dropped: f64,
     pub max_pending_bytes: f64,
+    pub history: HistoryStats,
+}
+
+/// The broadcast history (`stats().history`); ids are `<ms>-<seq>` strings.
+#[napi(object)]
+pub struct HistoryStats {
+    /// Broadcasts kept at most (`sse.history`).
+    pub size: u32,
+    /// Broadcasts kept now.
+    pub length: u32,
+    /// Memory they hold, about (frames and bookkeeping).
+    pub bytes: f64,
+    pub oldest_id: Option<String>,
+    pub newest_id: Option<String>,
+}
+
+/// Broadcasts a reconnecting client could not be sent again (`'gap'`).
+#[napi(object)]
+pub struct Gap {
+    pub last_event_id: String,
+    /// The oldest id still kept (null when none is).
+    pub oldest_id: Option<String>,
 }
 
 #[napi]
 pub struct Hub {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
+    /// Set while this process shares its broadcasts through Redis.
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) redis: Mutex<Option<crate::redis::Link>>,
 }
 
 fn room_of(room: &JsRoom) -> Result<Room> {
@@ -162,18 +127,10 @@ impl Hub {
             .weak::<true>()
             .build()?;
         Ok(Hub {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-                redis: Mutex::new(None),
-                scheduled: AtomicBool::new(false),
-                held: AtomicBool::new(false),
-                wake,
-            }),
+            shared: Arc::new(Shared::new(wake)),
+            #[cfg(not(target_family = "wasm"))]
+            redis: Mutex::new(None),
         })
-    }
-
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
     }
 
     /// After queuing from JS: wake the JS side if needed, holding the loop until it drains.
@@ -244,9 +201,14 @@ impl Hub {
     pub fn send(&self, env: Env, id: u32, event: Option<String>, data: String) -> Result<()> {
         let body = body(event.as_deref(), &data)?;
         let wake = self.with_client(id, |st| {
-            let State { reg, out } = st;
+            let State { reg, out, history } = st;
             let outbox = reg.get_mut(id)?;
-            Some(out.push_frame(id, outbox, &body))
+            Some(if history.is_on() {
+                // No `id:` line: the browser's last event id stays the last broadcast.
+                out.push(id, outbox, body.len(), |buf| buf.extend_from_slice(&body))
+            } else {
+                out.push_frame(id, outbox, &body)
+            })
         })?;
         self.woke(&env, wake);
         Ok(())
@@ -263,21 +225,24 @@ impl Hub {
     ) -> Result<u32> {
         let room = room_of(&room)?;
         let body = body(event.as_deref(), &data)?;
-        let (reached, wake) = self.shared.state.lock().broadcast(&room, &body);
-        self.woke(&env, wake);
-        if let Some(link) = self.shared.redis.lock().as_ref() {
-            link.publish(&room, event.as_deref(), &data);
-        }
-        Ok(reached as u32)
+        let done = self.shared.state.lock().broadcast(&room, &body);
+        self.woke(&env, done.wake);
+        self.share(&room, event.as_deref(), &data, done.id);
+        Ok(done.reached as u32)
     }
 
     #[napi(catch_unwind)]
     pub fn retry(&self, env: Env, id: u32, ms: u32) -> Result<()> {
         let wake = self.with_client(id, |st| {
-            let State { reg, out } = st;
+            let State { reg, out, history } = st;
             let outbox = reg.get_mut(id)?;
+            let with_id = !history.is_on();
             Some(out.push(id, outbox, MAX_ID_LINE + 20, |buf| {
-                frame::push_retry(buf, id, ms)
+                if with_id {
+                    frame::push_retry(buf, id, ms)
+                } else {
+                    frame::push_retry_only(buf, ms)
+                }
             }))
         })?;
         self.woke(&env, wake);
@@ -290,7 +255,7 @@ impl Hub {
         let mut wake = false;
         let reached = {
             let mut st = self.shared.state.lock();
-            let State { reg, out } = &mut *st;
+            let State { reg, out, .. } = &mut *st;
             reg.for_each(|id, outbox| {
                 wake |= out.push(id, outbox, frame::HEARTBEAT.len(), |buf| {
                     buf.extend_from_slice(frame::HEARTBEAT)
@@ -305,7 +270,7 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn take(&self, id: u32) -> Option<Buffer> {
         let mut st = self.shared.state.lock();
-        let State { reg, out } = &mut *st;
+        let State { reg, out, .. } = &mut *st;
         let outbox = reg.get_mut(id)?;
         if outbox.pending() == 0 {
             return None;
@@ -316,11 +281,11 @@ impl Hub {
     /// One batch of everything pending, or null when nothing is.
     #[napi(catch_unwind)]
     pub fn drain(&self, env: Env) -> Option<Batch> {
-        self.shared.scheduled.store(false, Ordering::Release);
+        self.shared.draining();
         self.shared.release(&env);
         let batch = {
             let mut st = self.shared.state.lock();
-            let State { reg, out } = &mut *st;
+            let State { reg, out, .. } = &mut *st;
             out.drain(reg)
         };
         if batch.is_empty() {
@@ -354,7 +319,7 @@ impl Hub {
     pub fn resume(&self, env: Env, id: u32) {
         let wake = {
             let mut st = self.shared.state.lock();
-            let State { reg, out } = &mut *st;
+            let State { reg, out, .. } = &mut *st;
             reg.get_mut(id).is_some_and(|outbox| out.resume(id, outbox))
         };
         self.woke(&env, wake);
@@ -394,6 +359,75 @@ impl Hub {
             bytes_sent: st.out.counters.bytes as f64,
             dropped: st.out.counters.dropped as f64,
             max_pending_bytes: st.out.max_pending() as f64,
+            history: HistoryStats {
+                size: st.history.cap() as u32,
+                length: st.history.len() as u32,
+                bytes: st.history.bytes() as f64,
+                oldest_id: st.history.oldest().map(|id| id.to_string()),
+                newest_id: st.history.newest().map(|id| id.to_string()),
+            },
         }
+    }
+
+    /// Broadcasts kept for `Last-Event-ID` replays; 0: off (frames carry client ids).
+    #[napi(catch_unwind, getter)]
+    pub fn history(&self) -> u32 {
+        self.shared.state.lock().history.cap() as u32
+    }
+
+    #[napi(catch_unwind, setter)]
+    pub fn set_history(&self, size: u32) {
+        self.shared.state.lock().history.set_cap(size as usize);
+        self.history_changed(size as usize);
+    }
+
+    /// A client reconnected with `Last-Event-ID: last`: when it is one of our event ids,
+    /// hold the client's frames (pause) until `replay`, and return the newest id
+    /// delivered so far (what the replay must reach; `""` when none) — else null.
+    /// Call it right after `add`: what reached the client in between (broadcasts from
+    /// the Redis task, all kept up to that id) is dropped here, as the replay sends it.
+    #[napi(catch_unwind)]
+    pub fn hold_for_replay(&self, id: u32, last: String) -> Option<String> {
+        EventId::parse(&last)?;
+        let streams = self.streams();
+        let mut st = self.shared.state.lock();
+        if !st.history.is_on() && !streams {
+            return None;
+        }
+        let upto = self.replay_bound(st.history.newest());
+        let State { reg, out, .. } = &mut *st;
+        let outbox = reg.get_mut(id)?;
+        let early = out.take(id, outbox);
+        out.counters.bytes = out.counters.bytes.saturating_sub(early.len() as u64);
+        Delivery::pause(outbox);
+        Some(upto.map_or_else(String::new, |id| id.to_string()))
+    }
+
+    /// Sends a held client every kept broadcast of its rooms (and of `"*"`) with
+    /// `last < id <= upto`, before what it was sent since `holdForReplay`, and lets its
+    /// frames go. Returns the gap when broadcasts after `last` were already forgotten.
+    #[napi(catch_unwind)]
+    pub fn replay(&self, env: Env, id: u32, last: String, upto: String) -> Option<Gap> {
+        let after = EventId::parse(&last)?;
+        let upto = EventId::parse(&upto);
+        let (wake, gap) = {
+            let mut st = self.shared.state.lock();
+            let rooms = st.reg.rooms_of(id)?.to_vec();
+            let replay = if upto.is_some() {
+                st.history
+                    .replay(after, upto, |room| room.is_all() || rooms.contains(room))
+            } else {
+                crate::history::Replay {
+                    frames: Vec::new(),
+                    gap: st.history.replay(after, upto, |_| false).gap,
+                }
+            };
+            (st.replay_into(id, &replay.frames), replay.gap)
+        };
+        self.woke(&env, wake);
+        gap.map(|oldest| Gap {
+            last_event_id: last,
+            oldest_id: oldest.map(|id| id.to_string()),
+        })
     }
 }

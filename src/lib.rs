@@ -1,15 +1,24 @@
 //! simple-sse-rs: the Rust core of a drop-in replacement for the npm package `simple-sse`.
 //!
-//! - `frame`: SSE frame encoding;
-//! - `registry`: clients, rooms and the room index;
+//! Layers, each importing only those below it:
+//! - `hub` (+ `hub_redis`): the napi surface that `index.js` drives;
+//! - `redis`: broadcasts shared between processes (`redis/task.rs` pub/sub,
+//!   `redis/stream.rs` the Redis Stream, `redis/message.rs` the wire format);
+//!   not in the WASI build;
+//! - `state`: what the JS thread and the Redis task share (registry, delivery,
+//!   history, the wake-up);
+//! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
 //! - `delivery`: per-client pending bytes, caps, backpressure and batches;
-//! - `hub`: the napi surface that `index.js` drives;
-//! - `redis`: broadcasts shared between processes through Redis pub/sub
-//!   (`redis/message.rs` the wire format, `redis/task.rs` the connection task).
+//! - `registry`: clients, rooms and the room index;
+//! - `frame`: SSE frame encoding.
 #![deny(clippy::all)]
 
 pub mod delivery;
 pub mod frame;
+pub mod history;
 pub mod hub;
+mod hub_redis;
+#[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;
+pub mod state;

@@ -1,4 +1,5 @@
-//! The wire format of a broadcast between processes: one JSON object per message.
+//! The wire format of a broadcast between processes: one JSON object per message; a
+//! pub/sub message may carry several, as a JSON array of them.
 
 use serde_json::Value as Json;
 
@@ -61,9 +62,37 @@ fn number_text(n: f64) -> String {
     }
 }
 
+/// Several encoded broadcasts as one JSON array (one `PUBLISH` for a whole batch).
+pub fn encode_batch<'a>(messages: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.push(b'[');
+    for (i, msg) in messages.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(msg);
+    }
+    out.push(b']');
+    out
+}
+
 /// A broadcast from its JSON text; `None` for anything else (never panics).
 pub fn decode(bytes: &[u8]) -> Option<Message> {
     let json: Json = serde_json::from_slice(bytes).ok()?;
+    from_json(&json)
+}
+
+/// The broadcasts of one pub/sub message (an object or an array of them), each `None`
+/// when invalid; an empty list when the text is not JSON at all.
+pub fn decode_many(bytes: &[u8]) -> Vec<Option<Message>> {
+    match serde_json::from_slice::<Json>(bytes) {
+        Ok(Json::Array(items)) => items.iter().map(from_json).collect(),
+        Ok(json) => vec![from_json(&json)],
+        Err(_) => vec![None],
+    }
+}
+
+fn from_json(json: &Json) -> Option<Message> {
     let obj = json.as_object()?;
     if obj.get("v")?.as_u64()? != FORMAT {
         return None;
@@ -151,6 +180,20 @@ mod tests {
             std::str::from_utf8(&bytes).expect("utf-8"),
             r#"{"v":1,"o":"p.1","r":"r","e":"e","d":"d"}"#
         );
+    }
+
+    #[test]
+    fn batches_are_json_arrays_of_messages() {
+        let a = encode("o", &Room::string("a"), None, "1");
+        let b = encode("o", &Room::string("b"), Some("e"), "2");
+        let batch = encode_batch([&a[..], &b[..], b"7"].into_iter());
+        let got = decode_many(&batch);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].as_ref().map(|m| m.data.as_str()), Some("1"));
+        assert_eq!(got[1].as_ref().map(|m| m.data.as_str()), Some("2"));
+        assert_eq!(got[2], None);
+        assert_eq!(decode_many(&a).len(), 1);
+        assert_eq!(decode_many(b"nope"), vec![None]);
     }
 
     #[test]

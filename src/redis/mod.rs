@@ -1,53 +1,59 @@
-//! Cross-process broadcasts over Redis pub/sub.
+//! Broadcasts shared between processes through Redis: the link, its queue and counters.
 //!
-//! Every process that calls `useRedis` keeps one Redis connection (RESP3, so one
-//! connection both publishes and receives) and subscribes to `<prefix>:broadcast`.
-//! `Hub::broadcast` delivers locally at once, then hands the broadcast to
-//! [`Link::publish`], which only encodes it and appends it to a bounded queue: the
-//! JS thread never waits for Redis. A tokio task owns the connection and does the rest:
+//! Every process that calls `useRedis` gets a [`Link`]. `Hub::broadcast` delivers
+//! locally at once, then hands the broadcast to [`Link::publish`], which only encodes
+//! it and appends it to a bounded queue: the JS thread never waits for Redis. A tokio
+//! task owns the connections and does the rest, in one of two modes chosen by
+//! `useRedis` (history off: pub/sub; history on: a stream):
 //!
-//! - it publishes the queue in order, in pipelined batches, on one connection, so the
-//!   broadcasts of one process reach every other process in the order they were made;
-//! - it delivers what other processes published to the local members of the room
-//!   (its own messages come back too, and are skipped by their origin id);
-//! - when the connection is lost it reports `down`, reconnects with a capped
-//!   exponential backoff, resubscribes and reports `up`. Local broadcasts never stop.
+//! - **pub/sub** (`task.rs`): one RESP3 connection publishes the queue on
+//!   `<prefix>:broadcast`, many broadcasts per `PUBLISH` (a JSON array), and receives
+//!   what other processes publish. At most once: what is published while a process
+//!   is not subscribed is lost for it.
+//! - **stream** (`stream.rs`): broadcasts are appended to `<prefix>:stream`
+//!   (`XADD … MAXLEN ~ N`, many per round trip, under the event id the local members
+//!   already got), and every process reads the stream from its last id on a
+//!   connection of its own (`XREAD BLOCK`): after a lost connection it resumes where
+//!   it was, so nothing still in the stream is lost or read twice. A client that
+//!   reconnects to another process gets its replay from the stream (`XRANGE`).
 //!
-//! Delivery across processes is at most once: what is published while a process is
-//! not subscribed is lost for it, and a batch whose publication failed is not retried
-//! (it may have been published in part). The queue holds at most [`QUEUE_MAX_MESSAGES`]
-//! messages and [`QUEUE_MAX_BYTES`] bytes; when full, the oldest messages are dropped
-//! and counted.
+//! In both modes: the broadcasts of one process reach every other in order; its own
+//! come back and are skipped by their origin id; what is broadcast while Redis is
+//! unreachable waits in the queue (at most [`QUEUE_MAX_MESSAGES`] messages and
+//! [`QUEUE_MAX_BYTES`] bytes, then the oldest are dropped and `overflow` reported);
+//! a broadcast larger than [`MESSAGE_MAX_BYTES`] stays local (`too-large`).
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{spawn, FnArgs, PromiseRaw};
-use napi::threadsafe_function::ThreadsafeFunction;
-use napi::{Env, Error, Result, Status};
-use napi_derive::napi;
+use napi::bindgen_prelude::spawn;
 use parking_lot::Mutex;
+use redis::aio::MultiplexedConnection;
 use redis::{IntoConnectionInfo, ProtocolVersion};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::hub::Hub;
+use crate::history::EventId;
 use crate::registry::Room;
+use crate::state::Shared;
 
-mod message;
+pub mod message;
+mod stream;
 mod task;
 use message::encode;
-use task::Ctx;
 
 /// Most messages waiting to be published; past it the oldest are dropped.
-pub const QUEUE_MAX_MESSAGES: usize = 10_000;
+pub const QUEUE_MAX_MESSAGES: usize = 100_000;
 /// Most bytes waiting to be published; past it the oldest messages are dropped.
-pub const QUEUE_MAX_BYTES: usize = 16 << 20;
-/// One pipelined round trip publishes at most this many messages…
-const BATCH_MAX_MESSAGES: usize = 512;
+pub const QUEUE_MAX_BYTES: usize = 64 << 20;
+/// A broadcast whose message is larger than this is not shared (`too-large`): Redis
+/// cuts subscribers whose output buffer passes its pub/sub limit (32 MiB by default).
+pub const MESSAGE_MAX_BYTES: usize = 1 << 20;
+/// One round trip publishes at most this many messages…
+const BATCH_MAX_MESSAGES: usize = 4096;
 /// …or about this many bytes.
 const BATCH_MAX_BYTES: usize = 1 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,9 +65,16 @@ const BACKOFF_MAX: Duration = Duration::from_secs(3);
 /// On `closeRedis`, how long queued messages may take to go out before they are dropped.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 
-/// `onStatus(status, detail)`: unref'd, so it never keeps the process alive.
-type StatusFn =
-    ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
+/// Where the link reports `(status, detail, dropped)`: `up`, `down`, `overflow`,
+/// `too-large`. Called from any thread; must not block.
+pub type StatusSink = Box<dyn Fn(&str, String, Option<u64>) + Send + Sync>;
+
+/// How broadcasts travel between processes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    PubSub,
+    Stream,
+}
 
 fn random_u64() -> u64 {
     // Each `RandomState` has fresh random keys: good enough for ids and jitter.
@@ -84,35 +97,113 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A Redis error in one line: authentication failures said as such, and a hint when
+/// the server is too old for RESP3.
+pub fn explain(err: &redis::RedisError) -> String {
+    explain_text(&err.to_string())
+}
+
+fn explain_text(text: &str) -> String {
+    let upper = text.to_ascii_uppercase();
+    if [
+        "NOAUTH",
+        "WRONGPASS",
+        "AUTHENTICATION REQUIRED",
+        "INVALID PASSWORD",
+        "INVALID USERNAME",
+    ]
+    .iter()
+    .any(|needle| upper.contains(needle))
+    {
+        format!("authentication failed: check the user and password in the URL ({text})")
+    } else if upper.contains("HELLO") {
+        format!("{text} (Redis 6 or later is needed: simple-sse-rs uses RESP3)")
+    } else {
+        text.to_owned()
+    }
+}
+
 // ---- the link: queue and counters shared with the task --------------------------
 
-#[derive(Default)]
-struct Queue {
-    items: VecDeque<Vec<u8>>,
-    bytes: usize,
+/// One broadcast waiting to be published.
+pub(crate) struct Item {
+    /// Its event id (stream mode, history on).
+    id: Option<EventId>,
+    msg: Vec<u8>,
 }
 
 #[derive(Default)]
-struct Counters {
+struct Queue {
+    items: VecDeque<Item>,
+    bytes: usize,
+    /// True from a drop until the queue empties again (one `overflow` per episode).
+    overflowing: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
     published: AtomicU64,
     received: AtomicU64,
     dropped: AtomicU64,
     invalid: AtomicU64,
     reconnects: AtomicU64,
+    too_large: AtomicU64,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     origin: String,
-    channel: String,
+    /// The channel (pub/sub) or the stream key.
+    key: String,
+    mode: Mode,
     queue: Mutex<Queue>,
     ready: Notify,
     counters: Counters,
     connected: AtomicBool,
+    /// Messages taken from the queue and not yet acknowledged by Redis.
+    in_flight: AtomicUsize,
+    /// Set when the first connection failed: the link is dead and may be replaced.
+    failed: AtomicBool,
+    /// Stream mode: `MAXLEN ~` of each `XADD` (the history size when last known).
+    maxlen: AtomicUsize,
+    /// Stream mode: the current publishing connection, for replays.
+    conn: Mutex<Option<MultiplexedConnection>>,
+    /// Stream mode: the newest id this process read (or the stream's end when it connected).
+    read_upto: Mutex<EventId>,
+    on_status: StatusSink,
 }
 
 impl Inner {
+    fn new(origin: String, key: String, mode: Mode, maxlen: usize, on_status: StatusSink) -> Inner {
+        Inner {
+            origin,
+            key,
+            mode,
+            queue: Mutex::new(Queue::default()),
+            ready: Notify::new(),
+            counters: Counters::default(),
+            connected: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+            maxlen: AtomicUsize::new(maxlen.max(1)),
+            conn: Mutex::new(None),
+            read_upto: Mutex::new(EventId::default()),
+            on_status,
+        }
+    }
+
+    fn status(&self, status: &str, detail: String, dropped: Option<u64>) {
+        (self.on_status)(status, detail, dropped);
+    }
+
+    /// Stream mode: the entry `id` was read (and delivered, when it was news).
+    fn read_past(&self, id: EventId) {
+        let mut upto = self.read_upto.lock();
+        *upto = (*upto).max(id);
+    }
+
     /// Takes the next batch to publish, oldest first; empty when nothing waits.
-    fn take_batch(&self) -> Vec<Vec<u8>> {
+    /// The batch counts as in flight until `settled` or `requeue`.
+    fn take_batch(&self) -> Vec<Item> {
         let mut q = self.queue.lock();
         let mut batch = Vec::new();
         let mut bytes = 0;
@@ -120,11 +211,39 @@ impl Inner {
             let Some(item) = q.items.pop_front() else {
                 break;
             };
-            bytes += item.len();
+            bytes += item.msg.len();
             batch.push(item);
         }
         q.bytes -= bytes;
+        if q.items.is_empty() {
+            q.overflowing = false;
+        }
+        self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
         batch
+    }
+
+    /// A batch left the in-flight set: published (`ok`) or dropped.
+    fn settled(&self, count: usize, ok: bool) {
+        self.in_flight.fetch_sub(count, Ordering::AcqRel);
+        let counter = if ok {
+            &self.counters.published
+        } else {
+            &self.counters.dropped
+        };
+        counter.fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    /// Puts a batch that may not have been published back in front of the queue.
+    fn requeue(&self, batch: Vec<Item>) {
+        let count = batch.len();
+        {
+            let mut q = self.queue.lock();
+            for item in batch.into_iter().rev() {
+                q.bytes += item.msg.len();
+                q.items.push_front(item);
+            }
+        }
+        self.in_flight.fetch_sub(count, Ordering::AcqRel);
     }
 
     fn drop_queued(&self) {
@@ -136,175 +255,199 @@ impl Inner {
     }
 }
 
-/// This process's share of a Redis channel; lives in `Shared::redis` while in use.
+/// This process's share of Redis; lives in the hub while in use.
 pub struct Link {
     inner: Arc<Inner>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
 
+/// Counters of a link (see `Hub::redis_stats`).
+pub struct LinkStats {
+    pub mode: Mode,
+    pub connected: bool,
+    pub published: u64,
+    pub received: u64,
+    pub dropped: u64,
+    pub queued: usize,
+    pub reconnects: u64,
+    pub invalid: u64,
+    pub too_large: u64,
+}
+
 impl Link {
+    /// Parses `url` and starts the connection task. `first` resolves once the first
+    /// connection is made (or with why it could not be). Call from within the napi
+    /// tokio runtime's reach (any napi method).
+    pub fn start(
+        shared: Weak<Shared>,
+        url: &str,
+        prefix: &str,
+        mode: Mode,
+        maxlen: usize,
+        on_status: StatusSink,
+    ) -> std::result::Result<(Link, oneshot::Receiver<std::result::Result<(), String>>), String>
+    {
+        let shown_url = redact(url);
+        let client = url
+            .into_connection_info()
+            .and_then(|info| {
+                let settings = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                redis::Client::open(info.set_redis_settings(settings))
+            })
+            .map_err(|err| format!("invalid Redis URL {shown_url}: {err}"))?;
+        let key = match mode {
+            Mode::PubSub => format!("{prefix}:broadcast"),
+            Mode::Stream => format!("{prefix}:stream"),
+        };
+        let inner = Arc::new(Inner::new(
+            format!("{:x}.{:016x}", std::process::id(), random_u64()),
+            key,
+            mode,
+            maxlen,
+            on_status,
+        ));
+        let (stop, stop_rx) = watch::channel(false);
+        let (first_tx, first_rx) = oneshot::channel();
+        let ctx = task::Ctx {
+            shared,
+            inner: Arc::clone(&inner),
+            client,
+            shown_url,
+        };
+        let task = match mode {
+            Mode::PubSub => spawn(ctx.run(stop_rx, first_tx)),
+            Mode::Stream => spawn(stream::run(ctx, stop_rx, first_tx)),
+        };
+        Ok((
+            Link {
+                inner,
+                stop,
+                task: Some(task),
+            },
+            first_rx,
+        ))
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
+    /// True when the first connection failed: the link does nothing and may be replaced.
+    pub fn failed(&self) -> bool {
+        self.inner.failed.load(Ordering::Acquire)
+    }
+
     /// Publishes one broadcast for the other processes; never blocks the caller.
-    /// When the queue is full the oldest waiting messages are dropped (and counted).
-    pub fn publish(&self, room: &Room, event: Option<&str>, data: &str) {
-        let msg = encode(&self.inner.origin, room, event, data);
-        let mut dropped = 0;
+    /// `id` is its event id (history on). A message over [`MESSAGE_MAX_BYTES`] is not
+    /// published (`too-large`); when the queue is full the oldest waiting messages are
+    /// dropped (counted, and `overflow` reported once until the queue empties).
+    pub fn publish(&self, room: &Room, event: Option<&str>, data: &str, id: Option<EventId>) {
+        let inner = &self.inner;
+        let msg = encode(&inner.origin, room, event, data);
+        if msg.len() > MESSAGE_MAX_BYTES {
+            inner.counters.too_large.fetch_add(1, Ordering::Relaxed);
+            inner.status(
+                "too-large",
+                format!(
+                    "a broadcast of {} bytes was delivered to this process only: \
+                     over {MESSAGE_MAX_BYTES} bytes, it is not shared through Redis",
+                    msg.len()
+                ),
+                None,
+            );
+            return;
+        }
+        let mut dropped = 0u64;
+        let report;
         {
-            let mut q = self.inner.queue.lock();
+            let mut q = inner.queue.lock();
             q.bytes += msg.len();
-            q.items.push_back(msg);
+            q.items.push_back(Item { id, msg });
             while q.items.len() > QUEUE_MAX_MESSAGES
                 || (q.bytes > QUEUE_MAX_BYTES && q.items.len() > 1)
             {
                 if let Some(old) = q.items.pop_front() {
-                    q.bytes -= old.len();
+                    q.bytes -= old.msg.len();
                     dropped += 1;
                 }
             }
+            report = dropped > 0 && !q.overflowing;
+            if dropped > 0 {
+                q.overflowing = true;
+            }
         }
         if dropped > 0 {
-            self.inner
-                .counters
-                .dropped
-                .fetch_add(dropped, Ordering::Relaxed);
+            let total = inner.counters.dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
+            if report {
+                inner.status(
+                    "overflow",
+                    format!(
+                        "the queue of broadcasts waiting for Redis is full ({QUEUE_MAX_MESSAGES} \
+                         messages or {QUEUE_MAX_BYTES} bytes): the oldest are dropped"
+                    ),
+                    Some(total),
+                );
+            }
         }
-        self.inner.ready.notify_one();
+        inner.ready.notify_one();
     }
-}
 
-fn rejected<'env>(env: &'env Env, reason: String) -> Result<PromiseRaw<'env, ()>> {
-    env.spawn_future(async move { Err::<(), _>(Error::from_reason(reason)) })
-}
+    /// Stream mode: `MAXLEN ~` for the next appends (the history size).
+    pub fn set_maxlen(&self, maxlen: usize) {
+        if maxlen > 0 {
+            self.inner.maxlen.store(maxlen, Ordering::Relaxed);
+        }
+    }
 
-// ---- the JS surface ----------------------------------------------------------------
+    /// Stream mode: the newest entry this process has read and delivered; a client held
+    /// for a replay gets from the stream what is up to it, and the rest live.
+    pub fn read_upto(&self) -> EventId {
+        *self.inner.read_upto.lock()
+    }
 
-/// Counters of the Redis link (see `Hub::redis_stats`).
-#[napi(object)]
-pub struct RedisStats {
-    /// True while connected and subscribed.
-    pub connected: bool,
-    /// Broadcasts of this process published to Redis.
-    pub published: f64,
-    /// Broadcasts of other processes delivered here.
-    pub received: f64,
-    /// Broadcasts of this process not published: queue overflow, failed batches, close.
-    pub dropped: f64,
-    /// Broadcasts waiting to be published.
-    pub queued: u32,
-    /// Successful reconnections after a loss.
-    pub reconnects: f64,
-    /// Messages on the channel that were not valid broadcasts (ignored).
-    pub invalid: f64,
-}
+    /// Broadcasts not yet acknowledged by Redis (queued or in flight).
+    pub fn pending(&self) -> usize {
+        self.inner.queue.lock().items.len() + self.inner.in_flight.load(Ordering::Acquire)
+    }
 
-#[napi]
-impl Hub {
-    /// Starts sharing broadcasts through Redis at `url` on the channel `<prefix>:broadcast`.
-    /// Resolves once connected and subscribed; rejects if Redis cannot be reached, or if
-    /// a link is already in use (call `closeRedis()` first). Later losses are reported
-    /// through `onStatus('down' | 'up', detail)` while the link reconnects by itself.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "url: string, prefix: string, onStatus: (status: 'up' | 'down', detail: string) => void",
-        ts_return_type = "Promise<void>"
-    )]
-    pub fn use_redis<'env>(
+    pub fn stats(&self) -> LinkStats {
+        let c = &self.inner.counters;
+        LinkStats {
+            mode: self.inner.mode,
+            connected: self.inner.connected.load(Ordering::Relaxed),
+            published: c.published.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            queued: self.inner.queue.lock().items.len(),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            invalid: c.invalid.load(Ordering::Relaxed),
+            too_large: c.too_large.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the task (it first publishes what is queued, for up to 2 s); await the
+    /// returned handle to know it is done.
+    pub fn close(mut self) -> Option<JoinHandle<()>> {
+        let _ = self.stop.send(true);
+        self.task.take()
+    }
+
+    /// Stream mode: the broadcasts kept in the stream after `after` (up to `upto`) to
+    /// the client's rooms, sent to it before what it got since it was held. Returns the
+    /// gap, if any: `Some(oldest id kept)`. Falls back to the local history when Redis
+    /// cannot answer.
+    pub fn replay(
         &self,
-        env: &'env Env,
-        url: String,
-        prefix: String,
-        on_status: StatusFn,
-    ) -> Result<PromiseRaw<'env, ()>> {
-        let shown_url = redact(&url);
-        let client = match url.as_str().into_connection_info().and_then(|info| {
-            let settings = info
-                .redis_settings()
-                .clone()
-                .set_protocol(ProtocolVersion::RESP3);
-            redis::Client::open(info.set_redis_settings(settings))
-        }) {
-            Ok(client) => client,
-            Err(err) => return rejected(env, format!("invalid Redis URL {shown_url}: {err}")),
-        };
-        let shared = self.shared();
-        let mut slot = shared.redis.lock();
-        if slot.is_some() {
-            return rejected(
-                env,
-                "useRedis() was already called: call closeRedis() before connecting again"
-                    .to_owned(),
-            );
-        }
-        let inner = Arc::new(Inner {
-            origin: format!("{:x}.{:016x}", std::process::id(), random_u64()),
-            channel: format!("{prefix}:broadcast"),
-            queue: Mutex::new(Queue::default()),
-            ready: Notify::new(),
-            counters: Counters::default(),
-            connected: AtomicBool::new(false),
-        });
-        let (stop, stop_rx) = watch::channel(false);
-        let (first_tx, first_rx) = oneshot::channel();
-        let ctx = Ctx {
-            shared: Arc::downgrade(shared),
-            inner: Arc::clone(&inner),
-            client,
-            shown_url: shown_url.clone(),
-            on_status,
-        };
-        let task = spawn(ctx.run(stop_rx, first_tx));
-        *slot = Some(Link {
-            inner,
-            stop,
-            task: Some(task),
-        });
-        drop(slot);
-        env.spawn_future(async move {
-            match first_rx.await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(reason)) => Err(Error::from_reason(format!(
-                    "cannot connect to Redis at {shown_url}: {reason}"
-                ))),
-                Err(_) => Err(Error::from_reason(format!(
-                    "cannot connect to Redis at {shown_url}: the connection task ended"
-                ))),
-            }
-        })
-    }
-
-    /// Stops sharing broadcasts: publishes what is queued (for up to 2 s), closes the
-    /// connection and resolves. Resolves at once when no link is in use.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn close_redis<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        let link = self.shared().redis.lock().take();
-        let task = link.and_then(|mut link| {
-            let _ = link.stop.send(true);
-            link.task.take()
-        });
-        env.spawn_future(async move {
-            if let Some(task) = task {
-                // A JoinError means the task was cancelled (runtime shutting down): done too.
-                let _ = task.await;
-            }
-            Ok(())
-        })
-    }
-
-    /// Counters of the Redis link, or null when `useRedis` is not in effect.
-    #[napi(catch_unwind)]
-    pub fn redis_stats(&self) -> Option<RedisStats> {
-        let inner = Arc::clone(&self.shared().redis.lock().as_ref()?.inner);
-        let c = &inner.counters;
-        let queued = inner.queue.lock().items.len() as u32;
-        Some(RedisStats {
-            connected: inner.connected.load(Ordering::Relaxed),
-            published: c.published.load(Ordering::Relaxed) as f64,
-            received: c.received.load(Ordering::Relaxed) as f64,
-            dropped: c.dropped.load(Ordering::Relaxed) as f64,
-            queued,
-            reconnects: c.reconnects.load(Ordering::Relaxed) as f64,
-            invalid: c.invalid.load(Ordering::Relaxed) as f64,
-        })
+        shared: Weak<Shared>,
+        client: u32,
+        after: EventId,
+        upto: Option<EventId>,
+    ) -> impl std::future::Future<Output = Option<Option<EventId>>> + Send + 'static {
+        stream::replay(Arc::clone(&self.inner), shared, client, after, upto)
     }
 }
 
@@ -326,32 +469,72 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_drops_the_oldest() {
+    fn authentication_failures_are_said_as_such() {
+        let noauth =
+            explain_text("NOAUTH: HELLO must be called with the client already authenticated");
+        assert!(noauth.starts_with("authentication failed"), "{noauth}");
+        assert!(!noauth.contains("Redis 6"), "{noauth}");
+        let wrong = explain_text("WRONGPASS: invalid username-password pair");
+        assert!(wrong.starts_with("authentication failed"), "{wrong}");
+        assert!(explain_text("ERR unknown command 'HELLO'").contains("Redis 6 or later"));
+        assert_eq!(explain_text("Connection refused"), "Connection refused");
+    }
+
+    fn link() -> Link {
         let (stop, _rx) = watch::channel(false);
-        let link = Link {
-            inner: Arc::new(Inner {
-                origin: "me".to_owned(),
-                channel: "c".to_owned(),
-                queue: Mutex::new(Queue::default()),
-                ready: Notify::new(),
-                counters: Counters::default(),
-                connected: AtomicBool::new(false),
-            }),
+        Link {
+            inner: Arc::new(Inner::new(
+                "me".into(),
+                "k".into(),
+                Mode::PubSub,
+                1,
+                Box::new(|_, _, _| {}),
+            )),
             stop,
             task: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest() {
+        let link = link();
         let room = Room::string("r");
         for i in 0..QUEUE_MAX_MESSAGES + 3 {
-            link.publish(&room, None, &i.to_string());
+            link.publish(&room, None, &i.to_string(), None);
         }
-        assert_eq!(link.inner.counters.dropped.load(Ordering::Relaxed), 3);
+        assert_eq!(link.stats().dropped, 3);
+        assert!(link.inner.queue.lock().overflowing);
         let first = link.inner.take_batch();
         assert_eq!(first.len(), BATCH_MAX_MESSAGES);
-        assert_eq!(decode(&first[0]).expect("decodes").data, "3");
-        // A huge message pushes everything else out but is itself kept.
-        link.publish(&room, None, &"x".repeat(QUEUE_MAX_BYTES + 1));
-        let q = link.inner.queue.lock();
-        assert_eq!(q.items.len(), 1);
-        assert_eq!(q.bytes, q.items[0].len());
+        assert_eq!(decode(&first[0].msg).expect("decodes").data, "3");
+        assert_eq!(link.pending(), QUEUE_MAX_MESSAGES);
+        // A batch that may not have gone out goes back in front, in order.
+        link.inner.requeue(first);
+        assert_eq!(link.pending(), QUEUE_MAX_MESSAGES);
+        let again = link.inner.take_batch();
+        assert_eq!(decode(&again[0].msg).expect("decodes").data, "3");
+        link.inner.settled(again.len(), true);
+        assert_eq!(link.stats().published, BATCH_MAX_MESSAGES as u64);
+        assert_eq!(link.pending(), QUEUE_MAX_MESSAGES - BATCH_MAX_MESSAGES);
+    }
+
+    #[test]
+    fn too_large_messages_stay_local() {
+        let link = link();
+        link.publish(
+            &Room::string("r"),
+            None,
+            &"x".repeat(MESSAGE_MAX_BYTES),
+            None,
+        );
+        assert_eq!(link.pending(), 0);
+        assert_eq!(link.stats().too_large, 1);
+        link.publish(
+            &Room::string("r"),
+            None,
+            &"x".repeat(MESSAGE_MAX_BYTES - 100),
+            None,
+        );
+        assert_eq!(link.pending(), 1);
     }
 }

@@ -1,104 +1,135 @@
-//! The connection task of the Redis bridge: connect and subscribe, publish the queue
-//! in order, deliver what other processes publish, and reconnect with backoff.
+//! The pub/sub connection task: connect and subscribe, publish the queue in order
+//! (one `PUBLISH` per batch), deliver what other processes publish, and reconnect
+//! with backoff. Also the pieces the stream task shares: `Ctx`, status, backoff.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use napi::bindgen_prelude::FnArgs;
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Msg, PushInfo, PushKind};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::frame;
-use crate::hub::Shared;
+use crate::history::EventId;
+use crate::state::Shared;
 
-use super::message::decode;
+use super::message::{decode_many, encode_batch, Message};
 use super::{
-    random_u64, Counters, Inner, StatusFn, BACKOFF_MAX, BACKOFF_MIN, CLOSE_FLUSH, CONNECT_TIMEOUT,
-    PING_EVERY, RESPONSE_TIMEOUT,
+    explain, random_u64, Inner, BACKOFF_MAX, BACKOFF_MIN, CLOSE_FLUSH, CONNECT_TIMEOUT, PING_EVERY,
+    RESPONSE_TIMEOUT,
 };
 
-/// Everything the connection task needs; it holds the hub weakly, so a hub that is
-/// garbage-collected stops its task.
+/// Everything a connection task needs; it holds the hub's state weakly, so a hub
+/// that is garbage-collected stops its task.
 pub(super) struct Ctx {
     pub(super) shared: Weak<Shared>,
     pub(super) inner: Arc<Inner>,
     pub(super) client: redis::Client,
     pub(super) shown_url: String,
-    pub(super) on_status: StatusFn,
 }
 
 type Pushes = mpsc::UnboundedReceiver<PushInfo>;
 
 /// Why a connected session ended.
-enum End {
+pub(super) enum End {
     Lost(String),
     Stopped,
 }
 
 impl Ctx {
-    fn status(&self, status: &str, detail: String) {
-        // `Closing` during teardown: nobody is left to tell.
-        let _ = self.on_status.call(
-            FnArgs::from((status.to_owned(), detail)),
-            ThreadsafeFunctionCallMode::NonBlocking,
-        );
+    pub(super) fn status(&self, status: &str, detail: String) {
+        self.inner.status(status, detail, None);
     }
 
-    /// Connects, subscribes, and returns the connection with its stream of pushes.
-    async fn connect(&self) -> std::result::Result<(MultiplexedConnection, Pushes), String> {
-        let attempt = async {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                .set_response_timeout(Some(RESPONSE_TIMEOUT))
-                .set_push_sender(tx);
-            let mut conn = self
-                .client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            conn.subscribe(&self.inner.channel).await?;
-            Ok::<_, redis::RedisError>((conn, rx))
-        };
+    pub(super) fn config(&self) -> AsyncConnectionConfig {
+        AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+    }
+
+    /// Runs a connection attempt with an overall timeout; errors explained in one line.
+    pub(super) async fn attempt<T>(
+        &self,
+        attempt: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> std::result::Result<T, String> {
         match tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, attempt).await {
-            Ok(Ok(pair)) => Ok(pair),
+            Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(explain(&err)),
             Err(_) => Err("timed out".to_owned()),
         }
     }
 
-    /// Delivers a message from another process to the local members of its room.
-    fn deliver(&self, push: PushInfo) -> bool {
+    /// Connects, subscribes, and returns the connection with its stream of pushes.
+    async fn connect(&self) -> std::result::Result<(MultiplexedConnection, Pushes), String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let config = self.config().set_push_sender(tx);
+        self.attempt(async {
+            let mut conn = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            conn.subscribe(&self.inner.key).await?;
+            Ok((conn, rx))
+        })
+        .await
+    }
+
+    /// Delivers one broadcast of another process to the local members of its room
+    /// (with `id`, its event id, when it came from a stream). False once the hub is gone.
+    pub(super) fn deliver(&self, m: &Message, id: Option<EventId>) -> bool {
         let Some(shared) = self.shared.upgrade() else {
             return false;
         };
-        let Some(msg) = Msg::from_push_info(push) else {
-            return true;
-        };
-        let Some(m) = decode(msg.get_payload_bytes()) else {
-            self.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
-            return true;
-        };
-        if m.origin == self.inner.origin {
-            return true; // our own broadcast, already delivered locally
-        }
         let Ok(body) = frame::body(m.event.as_deref(), &m.data) else {
             self.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
             return true;
         };
         self.inner.counters.received.fetch_add(1, Ordering::Relaxed);
-        let (_, wake) = shared.state.lock().broadcast(&m.room, &body);
-        if wake {
+        let done = {
+            let mut st = shared.state.lock();
+            match id {
+                Some(id) => {
+                    let done = st.broadcast_as(id, &m.room, &body);
+                    // Under the state lock, so a client held for a replay gets every
+                    // entry either from the replay or live, never both.
+                    self.inner.read_past(id);
+                    done
+                }
+                None => st.broadcast(&m.room, &body),
+            }
+        };
+        if done.wake {
             shared.wake();
         }
         true
     }
 
-    /// Publishes the next batch of the queue in one pipelined round trip; false when
-    /// nothing was queued. A batch that fails (or whose future is dropped) is counted
-    /// as dropped and not retried: it may have been published in part.
+    /// Delivers what another process published; false once the hub is gone.
+    fn on_message(&self, push: PushInfo) -> bool {
+        let Some(msg) = Msg::from_push_info(push) else {
+            return true;
+        };
+        for m in decode_many(msg.get_payload_bytes()) {
+            match m {
+                None => {
+                    self.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
+                }
+                // Our own broadcast, already delivered locally.
+                Some(m) if m.origin == self.inner.origin => {}
+                Some(m) => {
+                    if !self.deliver(&m, None) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Publishes the next batch of the queue in one `PUBLISH`; false when nothing was
+    /// queued. A batch that fails (or whose future is dropped) is counted as dropped
+    /// and not retried: pub/sub delivers at most once.
     async fn publish_batch(
         &self,
         conn: &mut MultiplexedConnection,
@@ -107,25 +138,23 @@ impl Ctx {
         if batch.is_empty() {
             return Ok(false);
         }
-        let mut unpublished = Unpublished {
-            counters: &self.inner.counters,
-            count: batch.len() as u64,
+        let mut guard = Settle {
+            inner: &self.inner,
+            count: batch.len(),
         };
-        let mut pipe = redis::pipe();
-        for msg in &batch {
-            pipe.cmd("PUBLISH")
-                .arg(&self.inner.channel)
-                .arg(msg)
-                .ignore();
-        }
-        pipe.query_async::<()>(conn)
+        let payload = if batch.len() == 1 {
+            batch[0].msg.clone()
+        } else {
+            encode_batch(batch.iter().map(|item| &item.msg[..]))
+        };
+        redis::cmd("PUBLISH")
+            .arg(&self.inner.key)
+            .arg(payload)
+            .query_async::<()>(conn)
             .await
             .map_err(|err| format!("publishing failed: {}", explain(&err)))?;
-        let count = std::mem::take(&mut unpublished.count);
-        self.inner
-            .counters
-            .published
-            .fetch_add(count, Ordering::Relaxed);
+        let count = std::mem::take(&mut guard.count);
+        self.inner.settled(count, true);
         Ok(true)
     }
 
@@ -133,7 +162,7 @@ impl Ctx {
     fn on_push(&self, push: PushInfo) -> Option<End> {
         match push.kind {
             PushKind::Disconnection => Some(End::Lost("connection lost".to_owned())),
-            PushKind::Message => (!self.deliver(push)).then_some(End::Stopped),
+            PushKind::Message => (!self.on_message(push)).then_some(End::Stopped),
             _ => None,
         }
     }
@@ -195,11 +224,18 @@ impl Ctx {
         }
     }
 
-    /// Reconnects with a capped exponential backoff and jitter; `None` once stopped.
-    async fn reconnect(
+    /// Reconnects with a capped exponential backoff and jitter, using `connect`;
+    /// `None` once stopped. A failure whose reason differs from the last one reported
+    /// (say the password changed) is reported as `down` again.
+    pub(super) async fn reconnect<
+        T,
+        F: std::future::Future<Output = std::result::Result<T, String>>,
+    >(
         &self,
         stop: &mut watch::Receiver<bool>,
-    ) -> Option<(MultiplexedConnection, Pushes)> {
+        mut reported: String,
+        connect: impl Fn() -> F,
+    ) -> Option<T> {
         let mut delay = BACKOFF_MIN;
         let mut attempts = 0u32;
         loop {
@@ -213,29 +249,39 @@ impl Ctx {
             attempts += 1;
             let result = tokio::select! {
                 () = stopped(stop) => return None,
-                result = self.connect() => result,
+                result = connect() => result,
             };
-            if let Ok(pair) = result {
-                self.inner
-                    .counters
-                    .reconnects
-                    .fetch_add(1, Ordering::Relaxed);
-                self.status(
-                    "up",
-                    format!(
-                        "reconnected to {} after {attempts} attempt{}",
-                        self.shown_url,
-                        if attempts == 1 { "" } else { "s" }
-                    ),
-                );
-                return Some(pair);
+            match result {
+                Ok(value) => {
+                    self.inner
+                        .counters
+                        .reconnects
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.status(
+                        "up",
+                        format!(
+                            "reconnected to {} after {attempts} attempt{}",
+                            self.shown_url,
+                            if attempts == 1 { "" } else { "s" }
+                        ),
+                    );
+                    return Some(value);
+                }
+                Err(reason) if reason != reported && !is_stopped(stop) => {
+                    self.status(
+                        "down",
+                        format!("{reason} ({}); reconnecting", self.shown_url),
+                    );
+                    reported = reason;
+                }
+                Err(_) => {}
             }
             delay = (delay * 2).min(BACKOFF_MAX);
         }
     }
 
-    /// The whole life of a link: first connection (reported through `first`), then
-    /// sessions and reconnections until `closeRedis` (or the hub goes away).
+    /// The whole life of a pub/sub link: first connection (reported through `first`),
+    /// then sessions and reconnections until `closeRedis` (or the hub goes away).
     pub(super) async fn run(
         self,
         mut stop: watch::Receiver<bool>,
@@ -248,8 +294,7 @@ impl Ctx {
         let (mut conn, mut pushes) = match result {
             Ok(pair) => pair,
             Err(reason) => {
-                self.forget_link();
-                let _ = first.send(Err(reason));
+                self.first_failed(first, reason);
                 return;
             }
         };
@@ -259,14 +304,15 @@ impl Ctx {
             let end = self.session(&mut conn, &mut pushes, &mut stop).await;
             self.inner.connected.store(false, Ordering::Relaxed);
             drop(conn);
-            match end {
+            let reason = match end {
                 End::Stopped => break,
-                End::Lost(reason) => self.status(
-                    "down",
-                    format!("{reason} ({}); reconnecting", self.shown_url),
-                ),
-            }
-            match self.reconnect(&mut stop).await {
+                End::Lost(reason) => reason,
+            };
+            self.status(
+                "down",
+                format!("{reason} ({}); reconnecting", self.shown_url),
+            );
+            match self.reconnect(&mut stop, reason, || self.connect()).await {
                 Some(pair) => (conn, pushes) = pair,
                 None => break,
             }
@@ -275,50 +321,38 @@ impl Ctx {
         self.inner.drop_queued();
     }
 
-    /// After a failed first connection: the hub goes back to local-only.
-    fn forget_link(&self) {
-        if let Some(shared) = self.shared.upgrade() {
-            let mut slot = shared.redis.lock();
-            if slot
-                .as_ref()
-                .is_some_and(|link| Arc::ptr_eq(&link.inner, &self.inner))
-            {
-                *slot = None;
-            }
+    /// After a failed first connection: the link is dead (the hub may replace it).
+    pub(super) fn first_failed(
+        &self,
+        first: oneshot::Sender<std::result::Result<(), String>>,
+        reason: String,
+    ) {
+        self.inner.failed.store(true, Ordering::Release);
+        self.inner.drop_queued();
+        let _ = first.send(Err(reason));
+    }
+}
+
+/// Settles a batch as dropped unless `count` was taken back after it was published.
+pub(super) struct Settle<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) count: usize,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            self.inner.settled(self.count, false);
         }
     }
 }
 
-/// Counts a batch as dropped unless `count` was taken back after it was published.
-struct Unpublished<'a> {
-    counters: &'a Counters,
-    count: u64,
-}
-
-impl Drop for Unpublished<'_> {
-    fn drop(&mut self) {
-        self.counters
-            .dropped
-            .fetch_add(self.count, Ordering::Relaxed);
-    }
-}
-
 /// True once `closeRedis` was called or the link was dropped.
-fn is_stopped(stop: &watch::Receiver<bool>) -> bool {
+pub(super) fn is_stopped(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow() || stop.has_changed().is_err()
 }
 
 /// Resolves once `closeRedis` was called or the link was dropped.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// A Redis error in one line, with a hint when the server is too old for RESP3.
-fn explain(err: &redis::RedisError) -> String {
-    let text = err.to_string();
-    if text.contains("HELLO") {
-        format!("{text} (Redis 6 or later is needed: simple-sse-rs uses RESP3)")
-    } else {
-        text
-    }
 }

@@ -1,0 +1,224 @@
+//! The hub's state, shared by the JS thread and the Redis task: the registry, the
+//! delivery queues, the broadcast history, and the way to wake the JS thread.
+//!
+//! It sits below both `hub` (the napi surface) and `redis` (the bridge), which
+//! reach it through `Arc<Shared>`; it imports neither.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use parking_lot::Mutex;
+
+use crate::delivery::{Delivery, Outbox};
+use crate::history::{frame_with_id, EventId, History};
+use crate::registry::{Registry, Room};
+
+pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+#[derive(Default)]
+pub struct State {
+    pub reg: Registry<Outbox>,
+    pub out: Delivery,
+    pub history: History,
+}
+
+/// What one broadcast did.
+pub struct Broadcast {
+    /// Members reached.
+    pub reached: usize,
+    /// JS must run to write.
+    pub wake: bool,
+    /// The event id its frame carries (history on), else `None`.
+    pub id: Option<EventId>,
+}
+
+impl State {
+    /// Queues one event for every member of `room`. With history on, the frame carries
+    /// a fresh event id (the same bytes for every member) and is kept; otherwise each
+    /// member's frame carries its client id, as simple-sse does.
+    pub fn broadcast(&mut self, room: &Room, body: &[u8]) -> Broadcast {
+        if self.history.is_on() {
+            let id = self.history.next_id();
+            return self.broadcast_as(id, room, body);
+        }
+        let State { reg, out, .. } = self;
+        let mut wake = false;
+        let body: Arc<[u8]> = Arc::from(body);
+        let reached = reg.for_each_in(room, |id, outbox| {
+            wake |= out.push_body(id, outbox, &body);
+        });
+        Broadcast {
+            reached,
+            wake,
+            id: None,
+        }
+    }
+
+    /// Queues and keeps one broadcast under a given event id (made here, or by another
+    /// process and read from a Redis Stream).
+    pub fn broadcast_as(&mut self, id: EventId, room: &Room, body: &[u8]) -> Broadcast {
+        let frame = frame_with_id(id, body);
+        let State { reg, out, history } = self;
+        let mut wake = false;
+        let reached = reg.for_each_in(room, |client, outbox| {
+            wake |= out.push_shared(client, outbox, &frame);
+        });
+        history.push(id, room.clone(), frame);
+        Broadcast {
+            reached,
+            wake,
+            id: Some(id),
+        }
+    }
+
+    /// Sends `frames` (a replay) to a client before whatever it was sent since it was
+    /// held (paused) for it, then lets its bytes go. The replay may pass the client's
+    /// pending-bytes cap: it is bounded by the history. Returns true when JS must run.
+    pub fn replay_into(&mut self, client: u32, frames: &[Arc<[u8]>]) -> bool {
+        let State { reg, out, .. } = self;
+        let Some(outbox) = reg.get_mut(client) else {
+            return false;
+        };
+        let since = out.take(client, outbox);
+        // `take` counted these bytes as written; they are only put back.
+        out.counters.bytes = out.counters.bytes.saturating_sub(since.len() as u64);
+        let cap = out.max_pending();
+        let replay: usize = frames.iter().map(|f| f.len()).sum();
+        out.set_max_pending(cap.saturating_add(replay).saturating_add(since.len()));
+        for frame in frames {
+            out.push_shared(client, outbox, frame);
+        }
+        if !since.is_empty() {
+            out.push(client, outbox, since.len(), |buf| {
+                buf.extend_from_slice(&since)
+            });
+            out.counters.frames = out.counters.frames.saturating_sub(1);
+        }
+        out.set_max_pending(cap);
+        out.resume(client, outbox)
+    }
+}
+
+/// State shared with other threads, and the way to wake the JS thread.
+pub struct Shared {
+    pub state: Mutex<State>,
+    scheduled: AtomicBool,
+    /// True while the wake-up holds the event loop open (JS thread only; see `hold`).
+    held: AtomicBool,
+    wake: Wake,
+}
+
+impl Shared {
+    pub fn new(wake: Wake) -> Shared {
+        Shared {
+            state: Mutex::new(State::default()),
+            scheduled: AtomicBool::new(false),
+            held: AtomicBool::new(false),
+            wake,
+        }
+    }
+
+    /// Makes sure the JS side drains soon: at most one pending wake-up at a time.
+    pub fn wake(&self) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            let status = self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            if status != Status::Ok {
+                // The function is closing (environment teardown): nothing left to write to.
+                self.scheduled.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// A drain is starting: the next queued frame must wake JS again.
+    pub fn draining(&self) {
+        self.scheduled.store(false, Ordering::Release);
+    }
+
+    /// Keeps the event loop alive until the next `drain`, so bytes queued from JS are
+    /// written even when nothing else holds the loop. Only the pending wake-up holds
+    /// it: an idle hub never keeps the process alive. JS thread only.
+    pub fn hold(&self, env: &Env) {
+        if !self.held.swap(true, Ordering::AcqRel) {
+            // SAFETY: called on the JS thread that owns `env`, with a live function.
+            unsafe { napi::sys::napi_ref_threadsafe_function(env.raw(), self.wake.raw()) };
+        }
+    }
+
+    /// Lets the event loop go again (JS thread only).
+    pub fn release(&self, env: &Env) {
+        if self.held.swap(false, Ordering::AcqRel) {
+            // SAFETY: as in `hold`.
+            unsafe { napi::sys::napi_unref_threadsafe_function(env.raw(), self.wake.raw()) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::NO_BODY;
+
+    /// The bytes a drain hands to JS for each client (no shared bodies in these tests).
+    fn drained(st: &mut State) -> Vec<(u32, Vec<u8>)> {
+        let State { reg, out, .. } = st;
+        let batch = out.drain(reg);
+        let mut start = 0;
+        batch
+            .index
+            .chunks(3)
+            .map(|part| {
+                assert_eq!(part[2], NO_BODY);
+                let end = part[1] as usize;
+                let bytes = batch.data[start..end].to_vec();
+                start = end;
+                (part[0], bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn with_history_a_broadcast_is_one_frame_for_all_and_is_kept() {
+        let mut st = State::default();
+        let a = st.reg.add(Outbox::default()).expect("id");
+        let b = st.reg.add(Outbox::default()).expect("id");
+        let off = st.broadcast(&Room::string("*"), b"data: x\n\n");
+        assert_eq!(off.id, None);
+        assert_eq!(
+            drained(&mut st),
+            vec![
+                (a, b"id: 0\ndata: x\n\n".to_vec()),
+                (b, b"id: 1\ndata: x\n\n".to_vec())
+            ]
+        );
+        st.history.set_cap(10);
+        let on = st.broadcast(&Room::string("*"), b"data: y\n\n");
+        let id = on.id.expect("an event id");
+        let frame = format!("id: {id}\ndata: y\n\n").into_bytes();
+        assert_eq!(drained(&mut st), vec![(a, frame.clone()), (b, frame)]);
+        assert_eq!(st.history.newest(), Some(id));
+    }
+
+    #[test]
+    fn a_replay_goes_before_what_the_held_client_was_sent_meanwhile() {
+        let mut st = State::default();
+        st.history.set_cap(10);
+        let c = st.reg.add(Outbox::default()).expect("id");
+        let State { reg, out, .. } = &mut st;
+        let outbox = reg.get_mut(c).expect("client");
+        Delivery::pause(outbox);
+        out.push(c, outbox, 3, |buf| buf.extend_from_slice(b"new"));
+        assert!(drained(&mut st).is_empty(), "held");
+        let frames: Vec<Arc<[u8]>> = vec![Arc::from(&b"old1"[..]), Arc::from(&b"old2"[..])];
+        st.out.set_max_pending(4);
+        assert!(st.replay_into(c, &frames), "resumed: JS must write");
+        assert_eq!(drained(&mut st), vec![(c, b"old1old2new".to_vec())]);
+        assert_eq!(st.out.max_pending(), 4, "the cap is back");
+        assert_eq!(
+            st.out.counters.dropped, 0,
+            "a replay past the cap drops nobody"
+        );
+        assert_eq!(st.out.counters.bytes, 11);
+    }
+}
