@@ -412,7 +412,7 @@ impl Hub {
         let upto = EventId::parse(&upto);
         let (wake, gap) = {
             let mut st = self.shared.state.lock();
-            let rooms = st.reg.rooms_of(id)?.to_vec();
+            let rooms = st.reg.rooms_of(id)?.iter().cloned().collect::<Vec<_>>();
             let replay = if upto.is_some() {
                 st.history
                     .replay(after, upto, |room| room.is_all() || rooms.contains(room))

@@ -442,7 +442,7 @@ pub(super) async fn replay(
     let shared = shared.upgrade()?;
     let (wake, gap) = {
         let mut st = shared.state.lock();
-        let rooms = st.reg.rooms_of(client)?.to_vec();
+        let rooms = st.reg.rooms_of(client)?.iter().cloned().collect::<Vec<_>>();
         let member = |room: &crate::registry::Room| room.is_all() || rooms.contains(room);
         match fetched {
             Some((entries, gap)) => {
