@@ -22,8 +22,8 @@ const writer = createWriter({
   hub,
   conns,
   removeConn,
-  onDrop(conn) {
-    sse.emit('drop', conn.client, { reason: 'slow', maxPendingBytes: hub.maxPendingBytes })
+  onDrop(conn, info) {
+    sse.emit('drop', conn.client, info)
   },
 })
 
@@ -78,34 +78,14 @@ function add(req, res) {
   }
   const id = hub.add()
   const client = new Client(id, res)
-  const conn = {
-    client,
-    res,
-    /** The response's own write and end, which ours wrap. */
-    write: typeof res.write === 'function' ? res.write : null,
-    end: typeof res.end === 'function' ? res.end : null,
-    /** Batches go straight to the socket as ready-made HTTP chunks (see `writesDirect`). */
-    direct: false,
-    onClose: null,
-    closeTarget: null,
-    onDrain: null,
-    drainTarget: null,
-  }
+  const conn = new writer.Connection(client, res)
   conns.set(id, conn)
   clientList.add(client)
 
   if (req.socket && typeof req.socket.setTimeout === 'function') req.socket.setTimeout(0x7fffffff)
 
-  conn.onClose = () => removeConn(conn)
-  if (typeof res.once === 'function') {
-    conn.closeTarget = res
-    res.once('close', conn.onClose)
-  } else if (req.connection && typeof req.connection.addListener === 'function') {
-    req.connection.addListener('close', conn.onClose)
-  }
-
-  // Whatever the app writes itself goes after what this package has queued.
-  writer.wrap(conn)
+  // Removal on 'close'; whatever the app writes itself goes after what this package queued.
+  conn.attach(req)
 
   res.writeHead(200, {
     'Content-Type': 'text/event-stream',
@@ -114,7 +94,8 @@ function add(req, res) {
   })
   // Send the headers now, so the browser's EventSource opens at once.
   if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
-  writer.route(conn)
+  // A plain HTTP/1.1 response on a plain TCP socket: Rust writes it from now on.
+  conn.route()
 
   startHeartbeat()
   return client
@@ -124,10 +105,10 @@ function removeConn(conn) {
   const id = conn.client.id
   if (conns.get(id) !== conn) return false
   conns.delete(id)
+  // Rust forgets its pending bytes and closes its duplicate of the socket first.
   hub.remove(id)
   clientList.remove(conn.client)
-  if (conn.closeTarget !== null) conn.closeTarget.removeListener('close', conn.onClose)
-  if (conn.drainTarget !== null) conn.drainTarget.removeListener('drain', conn.onDrain)
+  conn.detach()
   if (conns.size === 0) stopHeartbeat()
   return true
 }
@@ -172,23 +153,33 @@ function isIn(client, room) {
 function send(client, event, data) {
   const conn = resolve(client)
   const msg = message(event, data)
-  if (msg !== null && conn !== null) hub.send(conn.client.id, msg[0], msg[1])
+  if (msg !== null && conn !== null) {
+    hub.send(conn.client.id, msg[0], msg[1])
+    writer.queued()
+  }
 }
 
 function broadcast(room, event, data) {
   checkRoom(room)
   const msg = message(event, data)
-  if (msg !== null) hub.broadcast(room, msg[0], msg[1])
+  if (msg !== null) {
+    hub.broadcast(room, msg[0], msg[1])
+    writer.queued()
+  }
 }
 
 function setRetry(client, retry) {
   const conn = resolve(client)
   const ms = checkRetry(retry)
-  if (conn !== null) hub.retry(conn.client.id, ms)
+  if (conn !== null) {
+    hub.retry(conn.client.id, ms)
+    writer.queued()
+  }
 }
 
 function sendHeartbeat() {
   hub.heartbeat()
+  writer.queued()
 }
 
 // ---- heartbeat -----------------------------------------------------------
@@ -209,13 +200,18 @@ function stopHeartbeat() {
 
 function close() {
   stopHeartbeat()
+  let thrown = null
   for (const conn of Array.from(conns.values())) {
-    if (conn.end !== null && !conn.res.writableEnded) conn.res.end()
-    else {
-      writer.flushNow(conn)
-      removeConn(conn)
+    try {
+      if (conn.end !== null && !conn.res.writableEnded) conn.res.end()
+      else writer.flushNow(conn)
+    } catch (err) {
+      // Every other client is still closed; the first exception is the app's to see.
+      if (thrown === null) thrown = { err }
     }
+    removeConn(conn)
   }
+  if (thrown !== null) throw thrown.err
 }
 
 function stats() {

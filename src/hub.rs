@@ -3,7 +3,8 @@
 //! `index.js` owns the `req`/`res` objects and calls these methods with numeric ids.
 //! Whenever frames become pending, the hub calls the JS `wake` function through an
 //! unref'd threadsafe function; `wake` runs on a later turn of the event loop and
-//! calls `drain()` to get one batch to write. Calls from other threads (Redis)
+//! calls `drain()`, which writes every direct client's turn to its socket and returns
+//! one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
 //! go through the same lock and the same wake-up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 
 use crate::delivery::{Delivery, Outbox, MAX_ID_LINE};
+use crate::direct::{self, Fd};
 use crate::frame;
 use crate::registry::{Registry, Room};
 
@@ -85,18 +87,31 @@ impl Shared {
     }
 }
 
-/// What one `drain()` returns: bytes for several clients and how to split them.
+/// In a batch's index: the entry has no shared body.
+#[napi]
+pub const NO_BODY: u32 = crate::delivery::NO_BODY;
+
+/// Whether this build writes to sockets directly (Unix); elsewhere JS writes every byte.
+#[napi]
+pub const DIRECT: bool = direct::SUPPORTED;
+
+/// What one `drain()` returns: bytes for the clients Rust did not write itself.
 #[napi(object)]
 pub struct Batch {
     /// Every client's bytes, one after the other.
     pub data: Buffer,
-    /// `(client id, end offset in data, body)` triples: a client's bytes are its part of
-    /// `data`, then `bodies[body]` (and `\r\n` when framed) unless body is 0xFFFFFFFF.
+    /// `(client id, end offset in data, body)` triples, a client's in a row: each is the
+    /// part of `data` after the previous triple's end, then `bodies[body]` unless body is
+    /// `NO_BODY`. A direct client's bytes are HTTP/1.1 chunks for its socket (the rest of
+    /// a write the socket refused: the client is paused until `resume`); any other
+    /// client's are SSE frames for `res.write`.
     pub index: Uint32Array,
     /// Large broadcast bodies, each once, shared by the clients that receive them.
     pub bodies: Vec<Buffer>,
-    /// Ids of clients dropped for passing the pending-bytes cap.
+    /// Ids of clients dropped because their sockets refused more than `maxPendingBytes`.
     pub dropped: Uint32Array,
+    /// Ids of direct clients whose connection broke (`EPIPE`, `ECONNRESET`…).
+    pub gone: Uint32Array,
 }
 
 #[napi(object)]
@@ -321,7 +336,7 @@ impl Hub {
         let batch = {
             let mut st = self.shared.state.lock();
             let State { reg, out } = &mut *st;
-            out.drain(reg)
+            out.flush(reg)
         };
         if batch.is_empty() {
             return None;
@@ -331,22 +346,45 @@ impl Hub {
             index: Uint32Array::new(batch.index),
             bodies: batch.bodies.iter().map(|b| b.to_vec().into()).collect(),
             dropped: Uint32Array::new(batch.dropped),
+            gone: Uint32Array::new(batch.gone),
         })
     }
 
-    /// Framed clients get their batches as HTTP/1.1 chunks, to write straight to the socket.
+    /// True once after a client written through JS piled up past 64 KiB in this turn:
+    /// JS should write what is pending now, as `res.write` would have.
     #[napi(catch_unwind)]
-    pub fn set_framed(&self, id: u32, framed: bool) {
-        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            Delivery::set_framed(outbox, framed);
+    pub fn take_urgent(&self) -> bool {
+        self.shared.state.lock().out.take_urgent()
+    }
+
+    /// From now on Rust writes this client's turns to its socket, through a duplicate
+    /// of `fd` (the socket's descriptor, which Node owns). False when it cannot (not a
+    /// non-blocking stream socket, or not a Unix build): JS keeps writing it.
+    #[napi(catch_unwind)]
+    pub fn set_direct(&self, id: u32, fd: i64) -> bool {
+        let mut st = self.shared.state.lock();
+        let Some(outbox) = st.reg.get_mut(id) else {
+            return false;
+        };
+        if outbox.is_direct() || outbox.pending() > 0 {
+            return outbox.is_direct();
+        }
+        match Fd::dup(fd) {
+            Some(fd) => {
+                Delivery::set_direct(outbox, fd);
+                true
+            }
+            None => false,
         }
     }
 
-    /// The client's socket is full: keep its frames queued until `resume`.
+    /// The client's socket refused bytes (`held` of them wait in Node): keep its frames
+    /// queued until `resume`; they count against `maxPendingBytes`.
     #[napi(catch_unwind)]
-    pub fn pause(&self, id: u32) {
+    pub fn pause(&self, id: u32, held: Option<f64>) {
         if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            Delivery::pause(outbox);
+            let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0);
+            Delivery::pause_holding(outbox, held as usize);
         }
     }
 
