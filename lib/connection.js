@@ -30,6 +30,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   let failed = []
   /** Clients written through `res.write` (only they need `hub.takeUrgent()`). */
   let viaJs = 0
+  /** Inside `onWake`, which has no caller to throw to. */
+  let wakeDepth = 0
 
   class Connection {
     constructor(client, res) {
@@ -128,9 +130,14 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
           return
         }
         // The rest of a write the socket refused (Rust paused the client): Node writes
-        // it after anything it holds; Rust resumes once Node holds nothing.
+        // it after anything it holds, shared bodies by reference; Rust resumes once Node
+        // holds nothing.
         if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
-        socket.write(pieces[0], this.flushed)
+        const last = pieces.length - 1
+        if (last > 0) socket.cork()
+        for (let i = 0; i < last; i++) socket.write(pieces[i])
+        socket.write(pieces[last], this.flushed)
+        if (last > 0) socket.uncork()
         return
       }
       if (this.write === null) return
@@ -198,12 +205,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   /** Runs on the JS thread, a turn after frames became pending. Never throws. */
   function onWake() {
     try {
+      wakeDepth++
       flush(true)
-    } catch (err) {
-      // Only a 'drop' listener's exception gets here, after everything was written.
-      process.nextTick(() => {
-        throw err
-      })
+    } finally {
+      wakeDepth--
     }
   }
 
@@ -254,13 +259,15 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     while (batch.i < index.length) {
       const id = index[batch.i]
       const pieces = []
+      // A client's entries come in a row: (id, end in data, body, from in body).
       while (batch.i < index.length && index[batch.i] === id) {
         const end = index[batch.i + 1]
         const body = index[batch.i + 2]
+        const from = index[batch.i + 3]
         if (end > batch.start) pieces.push(batch.data.subarray(batch.start, end))
-        if (body !== NO_BODY) pieces.push(batch.bodies[body])
+        if (body !== NO_BODY) pieces.push(from === 0 ? batch.bodies[body] : batch.bodies[body].subarray(from))
         batch.start = end
-        batch.i += 3
+        batch.i += 4
       }
       const conn = conns.get(id)
       if (conn === undefined || pieces.length === 0) continue
@@ -292,16 +299,24 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         // A response that cannot even be destroyed is already out of the registry.
       }
     }
-    let thrown = null
+    const thrown = []
     for (const [conn, info] of list) {
       if (info === null) continue
       try {
         onDrop(conn, info)
       } catch (err) {
-        if (thrown === null) thrown = { err }
+        thrown.push(err)
       }
     }
-    if (thrown !== null) throw thrown.err
+    // The first listener exception goes to the caller (from the wake-up, which has
+    // none, it is uncaught); any others follow, in order, as uncaught exceptions.
+    const first = wakeDepth > 0 || depth > 0 ? 0 : 1
+    for (let i = first; i < thrown.length; i++) {
+      process.nextTick(() => {
+        throw thrown[i]
+      })
+    }
+    if (first === 1 && thrown.length > 0) throw thrown[0]
   }
 
   /** Writes a client's queued frames now, before the app's own write or end. */

@@ -209,9 +209,9 @@ pub struct Counters {
 #[derive(Default, Debug)]
 pub struct Batch {
     pub data: Vec<u8>,
-    /// `(client id, end offset in data, body)` triples, a client's in a row: each is the
-    /// part of `data` after the previous triple's end, then `bodies[body]` unless body
-    /// is [`NO_BODY`]. A direct client's part is ready-made HTTP/1.1 chunked bytes for
+    /// `(client id, end offset in data, body, from)` entries, a client's in a row: each is
+    /// the part of `data` after the previous entry's end, then `bodies[body]` from byte
+    /// `from` on, unless body is [`NO_BODY`]. A direct client's part is ready-made HTTP/1.1 chunked bytes for
     /// its socket; any other client's is SSE frames for `res.write`.
     pub index: Vec<u32>,
     /// Clients dropped for passing the limit since the last flush.
@@ -249,6 +249,35 @@ impl Default for Delivery {
             counters: Counters::default(),
         }
     }
+}
+
+/// Moves a client's pending bytes into the batch: owned bytes copied into `data`,
+/// shared bodies by reference (each once per batch, from an offset when partly written).
+fn hand_over(batch: &mut Batch, id: u32, outbox: &mut Outbox) {
+    let first = batch.index.len();
+    for (i, seg) in outbox.segs.iter().enumerate() {
+        let from = if i == 0 { outbox.off } else { 0 };
+        match seg {
+            Seg::Shared(body) => {
+                let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
+                    Some(at) => at,
+                    None => {
+                        batch.bodies.push(Arc::clone(body));
+                        batch.bodies.len() - 1
+                    }
+                };
+                batch
+                    .index
+                    .extend([id, batch.data.len() as u32, at as u32, from as u32]);
+            }
+            _ => batch.data.extend_from_slice(&seg.bytes()[from..]),
+        }
+    }
+    let end = batch.data.len() as u32;
+    if batch.index.len() == first || batch.index[batch.index.len() - 3] != end {
+        batch.index.extend([id, end, NO_BODY, 0]);
+    }
+    outbox.clear();
 }
 
 /// Appends the start of an HTTP/1.1 chunk of `len` bytes: `<hex len>\r\n`.
@@ -479,38 +508,13 @@ impl Delivery {
             if outbox.is_direct() {
                 // The socket refused the rest of the turn: Node writes it after whatever it
                 // holds, and the client waits until Node has written everything (`resume`).
-                outbox.copy_out(&mut batch.data);
-                batch.index.extend([id, batch.data.len() as u32, NO_BODY]);
                 let handed = outbox.len;
-                outbox.clear();
+                hand_over(&mut batch, id, outbox);
                 Self::pause_holding(outbox, handed);
                 continue;
             }
             self.counters.bytes += outbox.len as u64;
-            let first = batch.index.len();
-            for (i, seg) in outbox.segs.iter().enumerate() {
-                let bytes = seg.bytes();
-                let bytes = if i == 0 { &bytes[outbox.off..] } else { bytes };
-                if let Seg::Shared(body) = seg {
-                    if i > 0 || outbox.off == 0 {
-                        let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
-                            Some(at) => at,
-                            None => {
-                                batch.bodies.push(Arc::clone(body));
-                                batch.bodies.len() - 1
-                            }
-                        };
-                        batch.index.extend([id, batch.data.len() as u32, at as u32]);
-                        continue;
-                    }
-                }
-                batch.data.extend_from_slice(bytes);
-            }
-            let end = batch.data.len() as u32;
-            if batch.index.len() == first || batch.index[batch.index.len() - 2] != end {
-                batch.index.extend([id, end, NO_BODY]);
-            }
-            outbox.clear();
+            hand_over(&mut batch, id, outbox);
         }
         batch.gone = std::mem::take(&mut self.gone);
         self.dirty = left;
@@ -545,11 +549,11 @@ mod tests {
     fn split(batch: &Batch) -> Vec<(u32, Vec<u8>)> {
         let mut start = 0;
         let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
-        for part in batch.index.chunks(3) {
+        for part in batch.index.chunks(4) {
             let end = part[1] as usize;
             let mut bytes = batch.data[start..end].to_vec();
             if part[2] != NO_BODY {
-                bytes.extend_from_slice(&batch.bodies[part[2] as usize]);
+                bytes.extend_from_slice(&batch.bodies[part[2] as usize][part[3] as usize..]);
             }
             start = end;
             match out.last_mut() {
@@ -579,7 +583,7 @@ mod tests {
         assert!(!push(&mut d, &mut reg, ids[1], b"c"));
         let batch = d.flush(&mut reg);
         assert_eq!(split(&batch), owned(&[(1, b"ac"), (0, b"b")]));
-        assert_eq!(batch.index.len(), 6, "one entry per client");
+        assert_eq!(batch.index.len(), 8, "one entry per client");
         assert!(d.flush(&mut reg).is_empty());
         assert_eq!(d.counters.frames, 3);
         assert_eq!(d.counters.bytes, 3);

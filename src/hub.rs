@@ -100,9 +100,9 @@ pub const DIRECT: bool = direct::SUPPORTED;
 pub struct Batch {
     /// Every client's bytes, one after the other.
     pub data: Buffer,
-    /// `(client id, end offset in data, body)` triples, a client's in a row: each is the
-    /// part of `data` after the previous triple's end, then `bodies[body]` unless body is
-    /// `NO_BODY`. A direct client's bytes are HTTP/1.1 chunks for its socket (the rest of
+    /// `(client id, end offset in data, body, from)` entries, a client's in a row: each is
+    /// the part of `data` after the previous entry's end, then `bodies[body]` from byte
+    /// `from` on, unless body is `NO_BODY`. A direct client's bytes are HTTP/1.1 chunks for its socket (the rest of
     /// a write the socket refused: the client is paused until `resume`); any other
     /// client's are SSE frames for `res.write`.
     pub index: Uint32Array,
