@@ -53,7 +53,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     attach(req) {
       const res = this.res
       res[kConn] = this
-      if (typeof res.once === 'function') res.once('close', onClose)
+      // `on`, not `once` (which allocates a wrapper per client); removed in `detach`.
+      if (typeof res.on === 'function') res.on('close', onClose)
       else if (req.connection && typeof req.connection.addListener === 'function') {
         const conn = this
         req.connection.addListener('close', () => removeConn(conn))
@@ -86,10 +87,12 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       ) {
         return
       }
-      if (!hub.setDirect(this.client.id, socket._handle.fd)) return
+      // Node may still hold the headers: Rust then starts paused until Node wrote them.
+      const held = socket.writableLength
+      if (!hub.setDirect(this.client.id, socket._handle.fd, held)) return
       this.direct = true
       viaJs--
-      if (socket.writableLength > 0) this.holdForNode()
+      if (held > 0) this.holdForNode()
     }
 
     /** Forgets listeners (the client is already out of the registry). */
@@ -186,6 +189,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   function wrappedWrite() {
     const conn = this != null ? this[kConn] : undefined
     if (conn === undefined) return ServerResponse.prototype.write.apply(this, arguments)
+    // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
+    if (conn.direct && conn.live()) hub.pause(conn.client.id, 0)
     flushNow(conn)
     const ok = conn.write.apply(this, arguments)
     if (conn.direct && conn.live()) conn.holdForNode()
@@ -325,8 +330,11 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     const pending = hub.take(conn.client.id)
     if (pending === null) return
     if (conn.direct) {
+      // Ready-made chunks; Node now holds bytes for the socket, so Rust waits for it.
       const socket = conn.res.socket
-      if (socket != null && !socket.destroyed) socket.write(pending)
+      if (socket == null || socket.destroyed) return
+      socket.write(pending)
+      if (conn.live()) conn.holdForNode()
     } else if (conn.write !== null) conn.write.call(conn.res, pending)
   }
 

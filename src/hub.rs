@@ -359,9 +359,10 @@ impl Hub {
 
     /// From now on Rust writes this client's turns to its socket, through a duplicate
     /// of `fd` (the socket's descriptor, which Node owns). False when it cannot (not a
-    /// non-blocking stream socket, or not a Unix build): JS keeps writing it.
+    /// non-blocking stream socket, or not a Unix build): JS keeps writing it. When Node
+    /// still `held` bytes for the socket, the client starts paused (see `pause`).
     #[napi(catch_unwind)]
-    pub fn set_direct(&self, id: u32, fd: i64) -> bool {
+    pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
         let mut st = self.shared.state.lock();
         let Some(outbox) = st.reg.get_mut(id) else {
             return false;
@@ -372,6 +373,9 @@ impl Hub {
         match Fd::dup(fd) {
             Some(fd) => {
                 Delivery::set_direct(outbox, fd);
+                if held > 0.0 {
+                    Delivery::pause_holding(outbox, held as usize);
+                }
                 true
             }
             None => false,
