@@ -5,6 +5,7 @@
 // function) to write one batch per turn of the event loop.
 
 const { EventEmitter } = require('node:events')
+const { Socket } = require('node:net')
 
 const native = require('./lib/binding')
 const { describe, checkRoom, message, checkRetry } = require('./lib/checks')
@@ -82,7 +83,7 @@ function add(req, res) {
   conns.set(id, conn)
   clientList.add(client)
 
-  if (req.socket && typeof req.socket.setTimeout === 'function') req.socket.setTimeout(0x7fffffff)
+  turnTimeoutOff(req.socket)
 
   // Removal on 'close'; whatever the app writes itself goes after what this package queued.
   conn.attach(req)
@@ -99,6 +100,17 @@ function add(req, res) {
 
   startHeartbeat()
   return client
+}
+
+/**
+ * The original called `socket.setTimeout(0x7fffffff)` so that a stream never times out.
+ * On a real socket this turns the timeout off instead (when one is armed): no timer per
+ * client, and none that direct writes (which Node does not see) would fail to refresh.
+ */
+function turnTimeoutOff(socket) {
+  if (socket == null || typeof socket.setTimeout !== 'function') return
+  if (!(socket instanceof Socket)) socket.setTimeout(0x7fffffff)
+  else if (socket.timeout) socket.setTimeout(0)
 }
 
 function removeConn(conn) {

@@ -71,7 +71,22 @@ test('add returns {id, rooms, res} with ids 0, 1, 2 in add order, and sends the 
     assert.equal(raw.headers.connection, 'keep-alive')
     assert.equal(raw.text, '', 'add writes no body bytes')
   }
-  assert.deepEqual(socketTimeouts, [0x7fffffff, 0x7fffffff, 0x7fffffff])
+  // The socket never times out: no timeout armed (the original armed one of ~24.8 days).
+  assert.deepEqual(socketTimeouts.map((ms) => !(ms > 0)), [true, true, true])
+})
+
+test('add turns off a socket timeout the server armed', async (t) => {
+  const timeouts = []
+  const srv = await serve(t, (client, req) => timeouts.push(req.socket.timeout))
+  srv.server.timeout = 50
+  srv.server.prependListener('request', (req) => assert.equal(req.socket.timeout, 50))
+  const [raw, client] = await srv.open()
+  assert.deepEqual(timeouts, [0])
+  // Still connected well after the server's timeout.
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  sse.send(client, 'alive')
+  await raw.until('data: alive\n\n')
+  assert.equal(raw.ended, false)
 })
 
 test('a disconnect removes the client from sse.clients and from its rooms', async (t) => {
