@@ -118,6 +118,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
      */
     holdForNode() {
       const socket = this.res.socket
+      if (socket == null || socket.destroyed) return // its 'close' removes the client
       hub.pause(this.client.id, socket.writableLength)
       if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
       socket.write(EMPTY, this.flushed)
