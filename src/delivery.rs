@@ -13,11 +13,11 @@
 //! - any other client's bytes go to JS in the batch, as `(id, end, body)` entries, for
 //!   one `res.write` per client.
 //!
-//! Limits judge only refused bytes. A paused client (its socket refused bytes, which
-//! Node or Rust now hold) or one whose last direct write was cut short is dropped once
-//! what waits for it would pass `max_pending`. What one turn queues for a client whose
-//! socket keeps up is never judged: past [`EARLY`] bytes it is written out at once,
-//! mid-turn (direct clients here; others through JS, see `take_urgent`).
+//! Limits judge only refused bytes. A paused client (its socket refused bytes at the
+//! end of a turn, which Node or Rust now hold) is dropped once what waits for it would
+//! pass `max_pending`. What one turn queues is never judged: past [`EARLY`] bytes it
+//! is written out at once, mid-turn (direct clients here; others through JS, see
+//! `take_urgent`), and what the socket cannot take yet waits for the end of the turn.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -366,9 +366,12 @@ impl Delivery {
     }
 
     /// Drops the client when `len` more bytes would take what its socket refused past
-    /// the limit; true if it did. Clients whose sockets keep up are never judged.
+    /// the limit; true if it did. Only paused clients are judged: their socket refused
+    /// bytes at the end of a turn. Within a turn, what the socket could not take yet
+    /// (the loop outran the reader) waits here and is retried every [`EARLY`] bytes, as
+    /// Node would buffer it for `res.write`; it is never judged on its own.
     fn over_limit(&mut self, id: u32, outbox: &mut Outbox, len: usize) -> bool {
-        if !(outbox.paused || outbox.refused) {
+        if !outbox.paused {
             return false;
         }
         let waiting = outbox.len.saturating_add(outbox.held).saturating_add(len);
