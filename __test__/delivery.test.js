@@ -6,6 +6,7 @@
 
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
 const path = require('node:path')
@@ -75,6 +76,8 @@ test('a plain response is written by Rust, not by Node; a wrapped one through re
 test('churn: 3,000 connects and abrupt disconnects while broadcasting; every frame carries its own id', async (t) => {
   const srv = await sseServer(sse, (client) => sse.send(client, 'hello', String(client.id)))
   t.after(() => srv.close())
+  const fds = () => (process.platform === 'linux' ? fs.readdirSync('/proc/self/fd').length : 0)
+  const fdsBefore = fds()
   let ticking = true
   let tick = 0
   const pump = () => {
@@ -113,6 +116,8 @@ test('churn: 3,000 connects and abrupt disconnects while broadcasting; every fra
   )
   ticking = false
   await until(() => sse.clients.length === 0, 'every churned client removed')
+  // Every socket and every duplicate of one is closed again (none kept a connection open).
+  await until(() => fds() <= fdsBefore, `descriptors back to ${fdsBefore} (now ${fds()})`)
   assert.deepEqual(errors.slice(0, 5), [])
   assert.ok(checkedFrames >= TOTAL * 3)
   assert.equal(sse.stats().clients, 0)
