@@ -722,6 +722,13 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_outbox_is_small_and_allocates_nothing() {
+        let outbox = Outbox::default();
+        assert!(std::mem::size_of::<Outbox>() <= 80, "{}", std::mem::size_of::<Outbox>());
+        assert_eq!(outbox.segs.capacity(), 0);
+    }
+
+    #[test]
     fn chunk_sizes_are_lower_case_hex() {
         let mut out = Vec::new();
         push_chunk_size(&mut out, 0x12c);

@@ -36,6 +36,7 @@ pub enum Wrote {
 mod imp {
     use super::Wrote;
     use std::io::{Error, IoSlice};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     #[cfg(any(
         target_os = "linux",
@@ -60,9 +61,9 @@ mod imp {
     )))]
     const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
 
-    /// An owned duplicate of a connected, non-blocking stream socket.
+    /// An owned duplicate of a connected, non-blocking stream socket (closed on drop).
     #[derive(Debug)]
-    pub struct Fd(libc::c_int);
+    pub struct Fd(OwnedFd);
 
     impl Fd {
         /// Duplicates `fd` when it is a non-blocking stream socket; `None` otherwise.
@@ -74,8 +75,9 @@ mod imp {
             if dup < 0 {
                 return None;
             }
-            // From here `Fd` owns `dup`: any early return closes it.
-            let owned = Fd(dup);
+            // SAFETY: `dup` is a descriptor we just created and nothing else owns; from
+            // here `OwnedFd` closes it exactly once (any early return included).
+            let owned = Fd(unsafe { OwnedFd::from_raw_fd(dup) });
             (owned.is_stream_socket() && owned.leaves_room()).then_some(owned)
         }
 
@@ -91,7 +93,7 @@ mod imp {
                 return true;
             }
             let soft = limit.rlim_cur as u64;
-            soft == libc::RLIM_INFINITY as u64 || (self.0 as u64) < soft - soft / 4
+            soft == libc::RLIM_INFINITY as u64 || (self.0.as_raw_fd() as u64) < soft - soft / 4
         }
 
         fn is_stream_socket(&self) -> bool {
@@ -101,7 +103,7 @@ mod imp {
             // descriptor is ours and open.
             let got = unsafe {
                 libc::getsockopt(
-                    self.0,
+                    self.0.as_raw_fd(),
                     libc::SOL_SOCKET,
                     libc::SO_TYPE,
                     (&mut kind as *mut libc::c_int).cast(),
@@ -109,7 +111,7 @@ mod imp {
                 )
             };
             // SAFETY: F_GETFL only reads the open file description's flags.
-            let flags = unsafe { libc::fcntl(self.0, libc::F_GETFL) };
+            let flags = unsafe { libc::fcntl(self.0.as_raw_fd(), libc::F_GETFL) };
             got == 0 && kind == libc::SOCK_STREAM && flags >= 0 && flags & libc::O_NONBLOCK != 0
         }
 
@@ -125,7 +127,7 @@ mod imp {
             loop {
                 // SAFETY: the descriptor is ours and open (closed only in Drop); `msg`
                 // points at `bufs.len()` valid iovecs.
-                let n = unsafe { libc::sendmsg(self.0, &msg, FLAGS) };
+                let n = unsafe { libc::sendmsg(self.0.as_raw_fd(), &msg, FLAGS) };
                 if n >= 0 {
                     return Wrote::Bytes(n as usize);
                 }
@@ -139,13 +141,6 @@ mod imp {
                     _ => return Wrote::Gone,
                 }
             }
-        }
-    }
-
-    impl Drop for Fd {
-        fn drop(&mut self) {
-            // SAFETY: we own this descriptor and close it exactly once.
-            unsafe { libc::close(self.0) };
         }
     }
 }
