@@ -724,7 +724,11 @@ mod tests {
     #[test]
     fn an_idle_outbox_is_small_and_allocates_nothing() {
         let outbox = Outbox::default();
-        assert!(std::mem::size_of::<Outbox>() <= 80, "{}", std::mem::size_of::<Outbox>());
+        assert!(
+            std::mem::size_of::<Outbox>() <= 80,
+            "{}",
+            std::mem::size_of::<Outbox>()
+        );
         assert_eq!(outbox.segs.capacity(), 0);
     }
 
