@@ -308,6 +308,43 @@ test('a broken connection (EPIPE/ECONNRESET) is removed as on close, without a d
   otherRaw.close()
 })
 
+test('near the descriptor limit, direct clients give their duplicates back: as many clients as without them', { skip: !native.DIRECT }, async (t) => {
+  // 300 clients under `ulimit -n 400`: with a duplicate each they would need ~620.
+  const CLIENTS = 300
+  let child
+  const replies = new Map()
+  const reply = (type) => new Promise((resolve) => replies.set(type, resolve))
+  const listening = reply('listening')
+  const run = runNode(path.join(__dirname, 'fixtures', 'rel-fdlimit-server.js'), [], {
+    command: 'ulimit -n 400 && exec "$@"',
+    timeoutMs: 60000,
+    onMessage(msg, proc) {
+      child = proc
+      const resolve = replies.get(msg.type)
+      if (resolve) {
+        replies.delete(msg.type)
+        resolve(msg)
+      }
+    },
+  })
+  const { port } = await within(listening, 10000, 'the child listens')
+  const raws = []
+  t.after(() => raws.forEach((r) => r.close()))
+  for (let i = 0; i < CLIENTS; i++) raws.push(await within(connect(port), 5000, `client ${i} connects`))
+  const broadcast = reply('broadcast')
+  child.send({ type: 'broadcast' })
+  await broadcast
+  await within(Promise.all(raws.map((r) => r.until('data: hello\n\n'))), 10000, 'every client gets the broadcast')
+  const stats = reply('stats')
+  child.send({ type: 'stats' })
+  const { clients } = await stats
+  assert.equal(clients, CLIENTS)
+  child.send({ type: 'exit' })
+  raws.forEach((r) => r.close())
+  const out = await run
+  assert.equal(out.stderr, '')
+})
+
 test('after res.end() the keep-alive socket carries the next response untouched', async (t) => {
   let sseClient = null
   const srv = await listen((req, res) => {

@@ -89,7 +89,18 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       }
       // Node may still hold the headers: Rust then starts paused until Node wrote them.
       const held = socket.writableLength
-      if (!hub.setDirect(this.client.id, socket._handle.fd, held)) return
+      if (!hub.setDirect(this.client.id, socket._handle.fd, held)) {
+        // Descriptors may have run short: Rust then sent its idle direct clients back
+        // to res.write (closing their duplicates), so each holds one descriptor again.
+        for (const id of hub.takeReleased()) {
+          const conn = conns.get(id)
+          if (conn !== undefined && conn.direct) {
+            conn.direct = false
+            viaJs++
+          }
+        }
+        return
+      }
       this.direct = true
       viaJs--
       if (held > 0) this.holdForNode()

@@ -234,6 +234,10 @@ pub struct Delivery {
     gone: Vec<u32>,
     /// A client written through JS passed [`EARLY`] this turn: JS should flush now.
     urgent: bool,
+    /// Descriptors ran short: no client becomes direct until the count falls to this.
+    scarce_until: Option<usize>,
+    /// Clients sent back to the JS path by `release_direct`, for JS to take.
+    released: Vec<u32>,
     max_pending: usize,
     pub counters: Counters,
 }
@@ -245,6 +249,8 @@ impl Default for Delivery {
             dropped: Vec::new(),
             gone: Vec::new(),
             urgent: false,
+            scarce_until: None,
+            released: Vec::new(),
             max_pending: DEFAULT_MAX_PENDING,
             counters: Counters::default(),
         }
@@ -439,6 +445,37 @@ impl Delivery {
     /// Makes the client direct: Rust writes its turns to `fd` (a duplicate it owns).
     pub fn set_direct(outbox: &mut Outbox, fd: Fd) {
         outbox.fd = Some(fd);
+    }
+
+    /// Whether a new client may become direct now (`clients`: how many are registered).
+    pub fn direct_allowed(&mut self, clients: usize) -> bool {
+        match self.scarce_until {
+            Some(until) if clients > until => false,
+            Some(_) => {
+                self.scarce_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Descriptors ran short (a duplicate was declined): every idle direct client goes
+    /// back to the JS path, its duplicate closed, so that each client holds one
+    /// descriptor again; no client becomes direct until the count has halved.
+    pub fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
+        self.scarce_until = Some(reg.len() / 2);
+        let released = &mut self.released;
+        reg.for_each(|id, outbox| {
+            if outbox.fd.is_some() && !outbox.paused && outbox.len == 0 {
+                outbox.fd = None;
+                released.push(id);
+            }
+        });
+    }
+
+    /// The clients `release_direct` sent back to the JS path since the last call.
+    pub fn take_released(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.released)
     }
 
     /// Stops writing this client's bytes (its socket refused some) until `resume`.
@@ -883,6 +920,32 @@ mod tests {
             assert!(!d.take_urgent(), "direct clients need no help from JS");
             let want = chunk(&frame.repeat(EARLY / 1000 + 1));
             assert_eq!(read_exact(&mut peer, want.len()), want);
+        }
+
+        #[test]
+        fn short_of_descriptors_idle_direct_clients_go_back_to_js() {
+            let (mut reg, mut d, _) = setup(0);
+            let (idle, _s1, _p1) = direct_pair(&mut reg);
+            let (busy, _s2, _p2) = direct_pair(&mut reg);
+            Delivery::pause(ob(&mut reg, busy));
+            push(&mut d, &mut reg, busy, b"waiting");
+            assert!(d.direct_allowed(reg.len()));
+            d.release_direct(&mut reg);
+            assert_eq!(d.take_released(), vec![idle]);
+            assert!(!ob(&mut reg, idle).is_direct());
+            assert!(
+                ob(&mut reg, busy).is_direct(),
+                "a client with bytes waiting stays"
+            );
+            assert!(
+                !d.direct_allowed(2),
+                "none becomes direct until the count halves"
+            );
+            assert!(d.direct_allowed(1));
+            assert!(d.direct_allowed(5), "and then again as usual");
+            // The released client's frames now go to JS, as SSE frames.
+            push(&mut d, &mut reg, idle, b"data: x\n\n");
+            assert_eq!(split(&d.flush(&mut reg)), owned(&[(idle, b"data: x\n\n")]));
         }
 
         #[test]

@@ -23,6 +23,15 @@ pub const SUPPORTED: bool = cfg!(unix);
 /// and the BSDs allow 1024).
 pub const MAX_SLICES: usize = 1024;
 
+/// Why a descriptor was not duplicated.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Declined {
+    /// Not a non-blocking stream socket (or not this platform).
+    NotASocket,
+    /// A duplicate would leave less than a quarter of the descriptor limit free.
+    Scarce,
+}
+
 /// What one write did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wrote {
@@ -34,7 +43,7 @@ pub enum Wrote {
 
 #[cfg(unix)]
 mod imp {
-    use super::Wrote;
+    use super::{Declined, Wrote};
     use std::io::{Error, IoSlice};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -66,19 +75,28 @@ mod imp {
     pub struct Fd(OwnedFd);
 
     impl Fd {
-        /// Duplicates `fd` when it is a non-blocking stream socket; `None` otherwise.
-        pub fn dup(fd: i64) -> Option<Fd> {
-            let fd = libc::c_int::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+        /// Duplicates `fd` when it is a non-blocking stream socket and descriptors are plentiful.
+        pub fn dup(fd: i64) -> Result<Fd, Declined> {
+            let fd = libc::c_int::try_from(fd)
+                .ok()
+                .filter(|fd| *fd >= 0)
+                .ok_or(Declined::NotASocket)?;
             // SAFETY: fcntl(F_DUPFD_CLOEXEC) only reads the descriptor table; an invalid
             // `fd` makes it fail with EBADF, which we treat as "no".
             let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
             if dup < 0 {
-                return None;
+                return Err(Declined::NotASocket);
             }
             // SAFETY: `dup` is a descriptor we just created and nothing else owns; from
             // here `OwnedFd` closes it exactly once (any early return included).
             let owned = Fd(unsafe { OwnedFd::from_raw_fd(dup) });
-            (owned.is_stream_socket() && owned.leaves_room()).then_some(owned)
+            if !owned.is_stream_socket() {
+                Err(Declined::NotASocket)
+            } else if !owned.leaves_room() {
+                Err(Declined::Scarce)
+            } else {
+                Ok(owned)
+            }
         }
 
         /// A duplicate costs a descriptor: decline when it would leave less than a quarter
@@ -147,7 +165,7 @@ mod imp {
 
 #[cfg(not(unix))]
 mod imp {
-    use super::Wrote;
+    use super::{Declined, Wrote};
     use std::io::IoSlice;
 
     /// Never constructed on this platform.
@@ -155,8 +173,8 @@ mod imp {
     pub enum Fd {}
 
     impl Fd {
-        pub fn dup(_fd: i64) -> Option<Fd> {
-            None
+        pub fn dup(_fd: i64) -> Result<Fd, Declined> {
+            Err(Declined::NotASocket)
         }
 
         pub fn write(&self, _bufs: &[IoSlice<'_>]) -> Wrote {
@@ -224,14 +242,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_nonblocking_stream_socket() {
-        assert!(Fd::dup(-1).is_none());
-        assert!(Fd::dup(1 << 40).is_none());
+        assert!(Fd::dup(-1).is_err());
+        assert!(Fd::dup(1 << 40).is_err());
         let file = std::fs::File::open("Cargo.toml").expect("file");
-        assert!(Fd::dup(file.as_raw_fd() as i64).is_none(), "a file");
+        assert!(Fd::dup(file.as_raw_fd() as i64).is_err(), "a file");
         let (server, _peer) = pair();
         server.set_nonblocking(false).expect("blocking");
         assert!(
-            Fd::dup(server.as_raw_fd() as i64).is_none(),
+            Fd::dup(server.as_raw_fd() as i64).is_err(),
             "a blocking socket"
         );
     }

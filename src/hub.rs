@@ -364,22 +364,37 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
         let mut st = self.shared.state.lock();
-        let Some(outbox) = st.reg.get_mut(id) else {
+        let State { reg, out } = &mut *st;
+        if !out.direct_allowed(reg.len()) {
+            return false;
+        }
+        let Some(outbox) = reg.get_mut(id) else {
             return false;
         };
         if outbox.is_direct() || outbox.pending() > 0 {
             return outbox.is_direct();
         }
         match Fd::dup(fd) {
-            Some(fd) => {
+            Ok(fd) => {
                 Delivery::set_direct(outbox, fd);
                 if held > 0.0 {
                     Delivery::pause_holding(outbox, held as usize);
                 }
                 true
             }
-            None => false,
+            Err(direct::Declined::Scarce) => {
+                out.release_direct(reg);
+                false
+            }
+            Err(direct::Declined::NotASocket) => false,
         }
+    }
+
+    /// Clients sent back to the JS path (their duplicates closed) because descriptors
+    /// ran short; JS writes them through `res.write` from now on.
+    #[napi(catch_unwind)]
+    pub fn take_released(&self) -> Uint32Array {
+        Uint32Array::new(self.shared.state.lock().out.take_released())
     }
 
     /// The client's socket refused bytes (`held` of them wait in Node): keep its frames
