@@ -40,6 +40,14 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       /** The response's own write and end, which ours wrap (null when absent). */
       this.write = typeof res.write === 'function' ? res.write : null
       this.end = typeof res.end === 'function' ? res.end : null
+      const prev = res[kConn]
+      if (prev !== undefined) {
+        // The same response added again: keep its own write/end, not our wrappers.
+        if (this.write === wrappedWrite) this.write = prev.write
+        if (this.end === wrappedEnd) this.end = prev.end
+        /** The connection added before on the same response (removed with this one on 'close'). */
+        this.prev = prev
+      }
       /** Rust writes this client's turns to its socket. */
       this.direct = false
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
@@ -173,10 +181,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     }
   }
 
-  /** 'close' of a response (`this`). */
+  /** 'close' of a response (`this`): removes its connection(s). */
   function onClose() {
-    const conn = this[kConn]
-    if (conn !== undefined) removeConn(conn)
+    for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
   }
 
   /** 'drain' of a response (`this`) on the JS path. */
