@@ -234,8 +234,9 @@ pub struct Delivery {
     gone: Vec<u32>,
     /// A client written through JS passed [`EARLY`] this turn: JS should flush now.
     urgent: bool,
-    /// Descriptors ran short: no client becomes direct until the count falls to this.
-    scarce_until: Option<usize>,
+    /// Ids of clients made direct, oldest first (some may be gone or released since):
+    /// whom `release_direct` sends back to the JS path when descriptors run short.
+    direct_ids: Vec<u32>,
     /// Clients sent back to the JS path by `release_direct`, for JS to take.
     released: Vec<u32>,
     max_pending: usize,
@@ -249,7 +250,7 @@ impl Default for Delivery {
             dropped: Vec::new(),
             gone: Vec::new(),
             urgent: false,
-            scarce_until: None,
+            direct_ids: Vec::new(),
             released: Vec::new(),
             max_pending: DEFAULT_MAX_PENDING,
             counters: Counters::default(),
@@ -443,34 +444,47 @@ impl Delivery {
     }
 
     /// Makes the client direct: Rust writes its turns to `fd` (a duplicate it owns).
-    pub fn set_direct(outbox: &mut Outbox, fd: Fd) {
+    pub fn set_direct(&mut self, id: u32, outbox: &mut Outbox, fd: Fd) {
         outbox.fd = Some(fd);
+        self.direct_ids.push(id);
     }
 
-    /// Whether a new client may become direct now (`clients`: how many are registered).
-    pub fn direct_allowed(&mut self, clients: usize) -> bool {
-        match self.scarce_until {
-            Some(until) if clients > until => false,
-            Some(_) => {
-                self.scarce_until = None;
-                true
+    /// A duplicate was declined because descriptors ran short: the two oldest idle
+    /// direct clients go back to the JS path (their duplicates closed). Each new client
+    /// then frees more descriptors than it takes, so the server accepts as many clients
+    /// as it would without duplicates, and keeps as many direct as the limit allows.
+    pub fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
+        let mut freed = 0;
+        let mut at = 0;
+        while freed < 2 && at < self.direct_ids.len() {
+            let id = self.direct_ids[at];
+            match reg.get_mut(id) {
+                Some(outbox) if outbox.fd.is_some() => {
+                    if outbox.paused || outbox.len > 0 {
+                        at += 1; // busy: keep it for now
+                        continue;
+                    }
+                    outbox.fd = None;
+                    self.released.push(id);
+                    freed += 1;
+                }
+                _ => {}
             }
-            None => true,
+            self.direct_ids.remove(at);
+        }
+        // Ids of removed clients pile up under churn: compact now and then.
+        if self.direct_ids.len() > 64 && self.direct_ids.len() > 2 * reg.len() {
+            self.direct_ids
+                .retain(|id| reg.get_mut(*id).is_some_and(|o| o.fd.is_some()));
         }
     }
 
-    /// Descriptors ran short (a duplicate was declined): every idle direct client goes
-    /// back to the JS path, its duplicate closed, so that each client holds one
-    /// descriptor again; no client becomes direct until the count has halved.
-    pub fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
-        self.scarce_until = Some(reg.len() / 2);
-        let released = &mut self.released;
-        reg.for_each(|id, outbox| {
-            if outbox.fd.is_some() && !outbox.paused && outbox.len == 0 {
-                outbox.fd = None;
-                released.push(id);
-            }
-        });
+    /// Keeps the list of direct clients from growing with churn (call when one is removed).
+    pub fn forget_direct(&mut self, reg: &mut Registry<Outbox>) {
+        if self.direct_ids.len() > 64 && self.direct_ids.len() > 2 * reg.len() + 64 {
+            self.direct_ids
+                .retain(|id| reg.get_mut(*id).is_some_and(|o| o.fd.is_some()));
+        }
     }
 
     /// The clients `release_direct` sent back to the JS path since the last call.
@@ -785,14 +799,17 @@ mod tests {
         use std::os::fd::AsRawFd;
 
         /// A registry of one direct client; returns the server side (keep it open) and the peer.
-        fn direct_pair(reg: &mut Registry<Outbox>) -> (u32, TcpStream, TcpStream) {
+        fn direct_pair(
+            reg: &mut Registry<Outbox>,
+            d: &mut Delivery,
+        ) -> (u32, TcpStream, TcpStream) {
             let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
             let peer = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
             let (server, _) = listener.accept().expect("accept");
             server.set_nonblocking(true).expect("nonblocking");
             let id = reg.add(Outbox::default()).expect("id");
             let fd = Fd::dup(server.as_raw_fd() as i64).expect("a socket");
-            Delivery::set_direct(ob(reg, id), fd);
+            d.set_direct(id, ob(reg, id), fd);
             (id, server, peer)
         }
 
@@ -813,7 +830,7 @@ mod tests {
         #[test]
         fn a_turn_goes_out_as_one_chunk_with_shared_bodies_in_place() {
             let (mut reg, mut d, _) = setup(0);
-            let (id, _server, mut peer) = direct_pair(&mut reg);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
             let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
             push(&mut d, &mut reg, id, b"one\n\n");
             d.push_body(id, ob(&mut reg, id), &body);
@@ -831,7 +848,7 @@ mod tests {
         fn what_the_socket_refuses_goes_to_js_in_order_and_the_client_pauses() {
             let (mut reg, mut d, _) = setup(0);
             d.set_max_pending(usize::MAX);
-            let (id, _server, mut peer) = direct_pair(&mut reg);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
             // More than any loopback socket buffer takes at once.
             let mut sent = Vec::new();
             let mut n = 0u32;
@@ -907,7 +924,7 @@ mod tests {
         fn a_loop_that_piles_up_is_written_out_as_it_goes() {
             let (mut reg, mut d, _) = setup(0);
             d.set_max_pending(1);
-            let (id, _server, mut peer) = direct_pair(&mut reg);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
             let frame = vec![b'f'; 1000];
             for _ in 0..(EARLY / 1000 + 1) {
                 push(&mut d, &mut reg, id, &frame);
@@ -925,33 +942,34 @@ mod tests {
         #[test]
         fn short_of_descriptors_idle_direct_clients_go_back_to_js() {
             let (mut reg, mut d, _) = setup(0);
-            let (idle, _s1, _p1) = direct_pair(&mut reg);
-            let (busy, _s2, _p2) = direct_pair(&mut reg);
+            let (busy, _s0, _p0) = direct_pair(&mut reg, &mut d);
+            let (gone, _s1, _p1) = direct_pair(&mut reg, &mut d);
+            let (a, _s2, _p2) = direct_pair(&mut reg, &mut d);
+            let (b, _s3, _p3) = direct_pair(&mut reg, &mut d);
+            let (c, _s4, _p4) = direct_pair(&mut reg, &mut d);
             Delivery::pause(ob(&mut reg, busy));
             push(&mut d, &mut reg, busy, b"waiting");
-            assert!(d.direct_allowed(reg.len()));
+            reg.remove(gone);
+            // Two per decline, oldest idle first; busy and removed clients are skipped.
             d.release_direct(&mut reg);
-            assert_eq!(d.take_released(), vec![idle]);
-            assert!(!ob(&mut reg, idle).is_direct());
+            assert_eq!(d.take_released(), vec![a, b]);
+            assert!(!ob(&mut reg, a).is_direct() && !ob(&mut reg, b).is_direct());
             assert!(
                 ob(&mut reg, busy).is_direct(),
                 "a client with bytes waiting stays"
             );
-            assert!(
-                !d.direct_allowed(2),
-                "none becomes direct until the count halves"
-            );
-            assert!(d.direct_allowed(1));
-            assert!(d.direct_allowed(5), "and then again as usual");
-            // The released client's frames now go to JS, as SSE frames.
-            push(&mut d, &mut reg, idle, b"data: x\n\n");
-            assert_eq!(split(&d.flush(&mut reg)), owned(&[(idle, b"data: x\n\n")]));
+            assert!(ob(&mut reg, c).is_direct());
+            d.release_direct(&mut reg);
+            assert_eq!(d.take_released(), vec![c]);
+            // A released client's frames now go to JS, as SSE frames.
+            push(&mut d, &mut reg, a, b"data: x\n\n");
+            assert_eq!(split(&d.flush(&mut reg)), owned(&[(a, b"data: x\n\n")]));
         }
 
         #[test]
         fn a_broken_connection_is_reported_once_and_forgotten() {
             let (mut reg, mut d, _) = setup(0);
-            let (id, server, peer) = direct_pair(&mut reg);
+            let (id, server, peer) = direct_pair(&mut reg, &mut d);
             drop(peer);
             drop(server);
             let mut gone = Vec::new();

@@ -214,10 +214,15 @@ impl Hub {
             .ok_or_else(|| Error::new(Status::GenericFailure, "client ids exhausted".to_owned()))
     }
 
-    /// Forgets a client and its pending bytes; false if it was not registered.
+    /// Forgets a client and its pending bytes (closing its duplicate socket, if any);
+    /// false if it was not registered.
     #[napi(catch_unwind)]
     pub fn remove(&self, id: u32) -> bool {
-        self.shared.state.lock().reg.remove(id).is_some()
+        let mut st = self.shared.state.lock();
+        let State { reg, out } = &mut *st;
+        let removed = reg.remove(id).is_some();
+        out.forget_direct(reg);
+        removed
     }
 
     #[napi(catch_unwind)]
@@ -365,9 +370,6 @@ impl Hub {
     pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
         let mut st = self.shared.state.lock();
         let State { reg, out } = &mut *st;
-        if !out.direct_allowed(reg.len()) {
-            return false;
-        }
         let Some(outbox) = reg.get_mut(id) else {
             return false;
         };
@@ -376,7 +378,7 @@ impl Hub {
         }
         match Fd::dup(fd) {
             Ok(fd) => {
-                Delivery::set_direct(outbox, fd);
+                out.set_direct(id, outbox, fd);
                 if held > 0.0 {
                     Delivery::pause_holding(outbox, held as usize);
                 }
