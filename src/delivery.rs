@@ -234,6 +234,9 @@ pub struct Delivery {
     gone: Vec<u32>,
     /// A client written through JS passed [`EARLY`] this turn: JS should flush now.
     urgent: bool,
+    /// Descriptors ran short: while more clients than this are registered, no client
+    /// becomes direct, and each new one sends two direct clients back to JS instead.
+    scarce_until: Option<usize>,
     /// Ids of clients made direct, oldest first (some may be gone or released since):
     /// whom `release_direct` sends back to the JS path when descriptors run short.
     direct_ids: Vec<u32>,
@@ -250,6 +253,7 @@ impl Default for Delivery {
             dropped: Vec::new(),
             gone: Vec::new(),
             urgent: false,
+            scarce_until: None,
             direct_ids: Vec::new(),
             released: Vec::new(),
             max_pending: DEFAULT_MAX_PENDING,
@@ -449,11 +453,33 @@ impl Delivery {
         self.direct_ids.push(id);
     }
 
-    /// A duplicate was declined because descriptors ran short: the two oldest idle
-    /// direct clients go back to the JS path (their duplicates closed). Each new client
-    /// then frees more descriptors than it takes, so the server accepts as many clients
-    /// as it would without duplicates, and keeps as many direct as the limit allows.
-    pub fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
+    /// Whether a new client may become direct. While descriptors are short (after a
+    /// declined duplicate, until the client count has halved) it may not, and the two
+    /// oldest idle direct clients go back to the JS path instead (their duplicates
+    /// closed): each new client frees more descriptors than it takes, so the server
+    /// accepts as many clients as it would without duplicates.
+    pub fn direct_allowed(&mut self, reg: &mut Registry<Outbox>) -> bool {
+        match self.scarce_until {
+            Some(until) if reg.len() > until => {
+                self.release_direct(reg);
+                false
+            }
+            Some(_) => {
+                self.scarce_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// A duplicate was declined because descriptors ran short (see `direct_allowed`).
+    pub fn short_of_descriptors(&mut self, reg: &mut Registry<Outbox>) {
+        self.scarce_until = Some(reg.len() / 2);
+        self.release_direct(reg);
+    }
+
+    /// Sends the two oldest idle direct clients back to the JS path.
+    fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
         let mut freed = 0;
         let mut at = 0;
         while freed < 2 && at < self.direct_ids.len() {

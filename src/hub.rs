@@ -370,6 +370,9 @@ impl Hub {
     pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
         let mut st = self.shared.state.lock();
         let State { reg, out } = &mut *st;
+        if !out.direct_allowed(reg) {
+            return false;
+        }
         let Some(outbox) = reg.get_mut(id) else {
             return false;
         };
@@ -385,7 +388,7 @@ impl Hub {
                 true
             }
             Err(direct::Declined::Scarce) => {
-                out.release_direct(reg);
+                out.short_of_descriptors(reg);
                 false
             }
             Err(direct::Declined::NotASocket) => false,
