@@ -29,6 +29,9 @@ pub enum Declined {
     /// Not a non-blocking stream socket (or not this platform).
     NotASocket,
     /// A duplicate would leave less than a quarter of the descriptor limit free.
+    Crowded,
+    /// Less than a sixteenth would be left (or none at all): existing duplicates should
+    /// be given back, or the server may soon fail to accept connections.
     Scarce,
 }
 
@@ -85,33 +88,43 @@ mod imp {
             // `fd` makes it fail with EBADF, which we treat as "no".
             let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
             if dup < 0 {
-                return Err(Declined::NotASocket);
+                return Err(match Error::last_os_error().raw_os_error() {
+                    Some(libc::EMFILE) | Some(libc::ENFILE) => Declined::Scarce,
+                    _ => Declined::NotASocket,
+                });
             }
             // SAFETY: `dup` is a descriptor we just created and nothing else owns; from
             // here `OwnedFd` closes it exactly once (any early return included).
             let owned = Fd(unsafe { OwnedFd::from_raw_fd(dup) });
             if !owned.is_stream_socket() {
-                Err(Declined::NotASocket)
-            } else if !owned.leaves_room() {
-                Err(Declined::Scarce)
-            } else {
-                Ok(owned)
+                return Err(Declined::NotASocket);
             }
+            owned.room()?;
+            Ok(owned)
         }
 
         /// A duplicate costs a descriptor: decline when it would leave less than a quarter
         /// of the limit free, so the server can still accept connections (JS writes them).
         // rlim_t is u64 here but not on every Unix: the casts are for those.
         #[allow(clippy::unnecessary_cast)]
-        fn leaves_room(&self) -> bool {
+        fn room(&self) -> Result<(), Declined> {
             // SAFETY: a zeroed rlimit is valid, and getrlimit writes only into it.
             let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
             // SAFETY: `limit` is valid for writes.
             if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-                return true;
+                return Ok(());
             }
             let soft = limit.rlim_cur as u64;
-            soft == libc::RLIM_INFINITY as u64 || (self.0.as_raw_fd() as u64) < soft - soft / 4
+            // Descriptors are handed out lowest first: the duplicate's number is about
+            // how many are open.
+            let number = self.0.as_raw_fd() as u64;
+            if soft == libc::RLIM_INFINITY as u64 || number < soft - soft / 4 {
+                Ok(())
+            } else if number < soft - soft / 16 {
+                Err(Declined::Crowded)
+            } else {
+                Err(Declined::Scarce)
+            }
         }
 
         fn is_stream_socket(&self) -> bool {

@@ -391,7 +391,7 @@ impl Hub {
                 out.short_of_descriptors(reg);
                 false
             }
-            Err(direct::Declined::NotASocket) => false,
+            Err(direct::Declined::Crowded | direct::Declined::NotASocket) => false,
         }
     }
 
