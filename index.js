@@ -5,6 +5,7 @@
 // function) to write one batch per turn of the event loop.
 
 const { EventEmitter } = require('node:events')
+const { Socket } = require('node:net')
 
 const native = require('./lib/binding')
 const { describe, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
@@ -22,8 +23,8 @@ const writer = createWriter({
   hub,
   conns,
   removeConn,
-  onDrop(conn) {
-    sse.emit('drop', conn.client, { reason: 'slow', maxPendingBytes: hub.maxPendingBytes })
+  onDrop(conn, info) {
+    sse.emit('drop', conn.client, info)
   },
 })
 
@@ -96,38 +97,18 @@ function add(req, res) {
   }
   const id = hub.add()
   const client = new Client(id, res)
-  const conn = {
-    client,
-    res,
-    /** The response's own write and end, which ours wrap. */
-    write: typeof res.write === 'function' ? res.write : null,
-    end: typeof res.end === 'function' ? res.end : null,
-    /** Batches go straight to the socket as ready-made HTTP chunks (see `writesDirect`). */
-    direct: false,
-    onClose: null,
-    closeTarget: null,
-    onDrain: null,
-    drainTarget: null,
-  }
+  const conn = new writer.Connection(client, res)
   conns.set(id, conn)
   clientList.add(client)
   holdForReplay(conn, req)
 
-  if (req.socket && typeof req.socket.setTimeout === 'function') req.socket.setTimeout(0x7fffffff)
-
-  conn.onClose = () => removeConn(conn)
-  if (typeof res.once === 'function') {
-    conn.closeTarget = res
-    res.once('close', conn.onClose)
-  } else if (req.connection && typeof req.connection.addListener === 'function') {
-    req.connection.addListener('close', conn.onClose)
-  }
+  turnTimeoutOff(req.socket)
 
   // A response without a socket (a stub or mock in a unit test) is written synchronously
   // inside each call, so nothing waits for it, and its own write/end (spies) stay as they are.
   const sync = res.socket == null
-  // Whatever the app writes itself goes after what this package has queued.
-  if (!sync) writer.wrap(conn)
+  // Removal on 'close'; whatever the app writes itself goes after what this package queued.
+  conn.attach(req, !sync)
 
   // HTTP/2 forbids connection-specific headers (node:http2 warns and drops them).
   const http2 = req.httpVersionMajor === 2 || res.stream != null
@@ -137,10 +118,22 @@ function add(req, res) {
   if (sync) syncConns.add(conn)
   // Send the headers now, so the browser's EventSource opens at once.
   if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
-  writer.route(conn)
+  // A plain HTTP/1.1 response on a plain TCP socket: Rust writes it from now on.
+  conn.route()
 
   startHeartbeat()
   return client
+}
+
+/**
+ * The original called `socket.setTimeout(0x7fffffff)` so that a stream never times out.
+ * On a real socket this turns the timeout off instead (when one is armed): no timer per
+ * client, and none that direct writes (which Node does not see) would fail to refresh.
+ */
+function turnTimeoutOff(socket) {
+  if (socket == null || typeof socket.setTimeout !== 'function') return
+  if (!(socket instanceof Socket)) socket.setTimeout(0x7fffffff)
+  else if (socket.timeout) socket.setTimeout(0)
 }
 
 // ---- history: Last-Event-ID replays -----------------------------------------
@@ -179,7 +172,7 @@ function replay(conn, last, upto) {
     }
   }
   if (hub.redisStreams) {
-    hub.replayFromRedis(id, last, upto).then(done, () => hub.resume(id))
+    hub.replayFromRedis(id, last, upto).then(done, () => hub.releaseHold(id))
   } else {
     done(hub.replay(id, last, upto))
   }
@@ -189,10 +182,10 @@ function removeConn(conn) {
   const id = conn.client.id
   if (conns.get(id) !== conn) return false
   conns.delete(id)
+  // Rust forgets its pending bytes and closes its duplicate of the socket first.
   hub.remove(id)
   clientList.remove(conn.client)
-  if (conn.closeTarget !== null) conn.closeTarget.removeListener('close', conn.onClose)
-  if (conn.drainTarget !== null) conn.drainTarget.removeListener('drain', conn.onDrain)
+  conn.detach()
   if (conns.size === 0) stopHeartbeat()
   return true
 }
@@ -270,6 +263,7 @@ function send(client, event, data) {
   if (msg === null || conn === null) return
   hub.send(conn.client.id, msg[0], msg[1])
   if (syncConns.has(conn)) writeSync(conn)
+  else writer.queued()
 }
 
 function broadcast(room, event, data) {
@@ -281,6 +275,7 @@ function broadcast(room, event, data) {
   const msg = message(event, data)
   if (msg === null) return
   hub.broadcast(room, msg[0], msg[1])
+  writer.queued()
   if (redisInUse) holdForRedis()
   if (syncConns.size === 0) return
   eachSync((conn) => {
@@ -294,10 +289,12 @@ function setRetry(client, retry) {
   if (ms === null || conn === null) return
   hub.retry(conn.client.id, ms)
   if (syncConns.has(conn)) writeSync(conn)
+  else writer.queued()
 }
 
 function sendHeartbeat() {
   hub.heartbeat()
+  writer.queued()
   if (syncConns.size !== 0) eachSync(writeSync)
 }
 
@@ -324,15 +321,19 @@ function stopHeartbeat() {
 
 function close() {
   stopHeartbeat()
+  let thrown = null
   for (const conn of Array.from(conns.values())) {
-    if (conn.end !== null && !conn.res.writableEnded) {
-      conn.res.end()
-      removeConn(conn) // a stub's own end (not wrapped) does not remove it
-    } else {
-      writer.flushNow(conn)
-      removeConn(conn)
+    try {
+      // A stub's own end (not wrapped) does not remove it: removeConn below does.
+      if (conn.end !== null && !conn.res.writableEnded) conn.res.end()
+      else writer.flushNow(conn)
+    } catch (err) {
+      // Every other client is still closed; the first exception is the app's to see.
+      if (thrown === null) thrown = { err }
     }
+    removeConn(conn)
   }
+  if (thrown !== null) throw thrown.err
 }
 
 function stats() {

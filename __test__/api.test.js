@@ -71,7 +71,22 @@ test('add returns {id, rooms, res} with ids 0, 1, 2 in add order, and sends the 
     assert.equal(raw.headers.connection, 'keep-alive')
     assert.equal(raw.text, '', 'add writes no body bytes')
   }
-  assert.deepEqual(socketTimeouts, [0x7fffffff, 0x7fffffff, 0x7fffffff])
+  // The socket never times out: no timeout armed (the original armed one of ~24.8 days).
+  assert.deepEqual(socketTimeouts.map((ms) => !(ms > 0)), [true, true, true])
+})
+
+test('add turns off a socket timeout the server armed', async (t) => {
+  const timeouts = []
+  const srv = await serve(t, (client, req) => timeouts.push(req.socket.timeout))
+  srv.server.timeout = 50
+  srv.server.prependListener('request', (req) => assert.equal(req.socket.timeout, 50))
+  const [raw, client] = await srv.open()
+  assert.deepEqual(timeouts, [0])
+  // Still connected well after the server's timeout.
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  sse.send(client, 'alive')
+  await raw.until('data: alive\n\n')
+  assert.equal(raw.ended, false)
 })
 
 test('a disconnect removes the client from sse.clients and from its rooms', async (t) => {
@@ -449,11 +464,20 @@ test('res.flush() set before add is called after each write', async (t) => {
 })
 
 test(
-  'res.flush() assigned after add is called after each write',
+  'res.flush() assigned after add is called after each write (responses written through res.write)',
   async (t) => {
+    // A plain response is written by Rust straight to its socket from add() on, where
+    // nothing buffers; a response whose write was wrapped before add (as middleware
+    // does) is written through res.write, and res.flush is looked up on every write.
     const flushes = []
     const srv = await serve(t, (client, req, res) => {
       res.flush = () => flushes.push(client.id)
+    })
+    srv.server.prependListener('request', (req, res) => {
+      const write = res.write
+      res.write = function (...args) {
+        return write.apply(this, args)
+      }
     })
     const [raw, c] = await srv.open()
     sse.send(c, 'a')
@@ -503,9 +527,11 @@ test('large broadcasts (shared, not copied per client) keep exact bytes and orde
     frame(a.id, 'big', big) + hugeFrame(a.id) + frame(a.id, null, 'after') + frame(a.id, 'big', big) + markFrame(a.id),
   )
   await expectBody(rawB, frame(b.id, 'big', big) + hugeFrame(b.id) + frame(b.id, 'big', big) + markFrame(b.id))
+  // One chunk per client per turn, and one more where a turn passed 64 KiB (`huge`):
+  // what piles up in one turn is written out as it accumulates.
   assert.deepEqual(
     [rawA.chunks.length, rawB.chunks.length],
-    [2, 2],
-    'one HTTP chunk per client per turn',
+    [3, 3],
+    'one HTTP chunk per client per turn (plus one past 64 KiB)',
   )
 })

@@ -1,44 +1,279 @@
 'use strict'
-// The writer: takes the batches Rust prepares and writes each client's part to its
-// response (or straight to its socket), with backpressure, re-entrancy and drops.
+// One client's connection and the writer: how each client's bytes reach its socket.
+//
+// Rust keeps every pending byte and, for a *direct* client (a plain HTTP/1.1 response
+// on a plain TCP socket, on Unix), writes its turns to the socket itself, one system
+// call per client per turn (src/delivery.rs, src/direct.rs). This file writes the
+// rest of each batch (`hub.drain()`): other clients' frames through `res.write`, and
+// the bytes a direct client's socket refused through `socket.write`. It also keeps
+// the order with the app's own writes, handles backpressure, and isolates failures:
+// a response that throws is dropped alone, and 'drop' listeners run only once every
+// client of the batch is written and every dropped one is fully removed.
 
 const { ServerResponse } = require('node:http')
+const { NO_BODY, DIRECT } = require('./binding')
 
-/** In a batch index: the client's part has no shared body. */
-const NO_BODY = 0xffffffff
-const CRLF = Buffer.from('\r\n')
+const EMPTY = Buffer.alloc(0)
+/** On a response: its Connection (shared listeners and wrappers find it there). */
+const kConn = Symbol('simple-sse-rs connection')
 
 /**
- * The writer for one hub. `conns` maps ids to connection records (see index.js `add`);
- * `removeConn(conn)` forgets a connection; `onDrop(conn)` reports a dropped client.
+ * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
+ * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client.
  */
 function createWriter({ hub, conns, removeConn, onDrop }) {
   /** The batch being written, if any: { data, index, bodies, i, start }. */
   let inflight = null
+  /** Nesting of flushes (a write can run app code that flushes again). */
+  let depth = 0
+  /** Clients to drop once the outermost flush has written everything: [conn, info]. */
+  let failed = []
+  /** Clients written through `res.write` (only they need `hub.takeUrgent()`). */
+  let viaJs = 0
+  /** Inside `onWake`, which has no caller to throw to. */
+  let wakeDepth = 0
 
-  /** Runs on the JS thread, a turn after frames became pending. Must never throw. */
-  function onWake() {
-    try {
-      flushAll()
-    } catch (err) {
-      process.nextTick(() => {
-        throw err
-      })
+  class Connection {
+    constructor(client, res) {
+      this.client = client
+      this.res = res
+      /** The response's own write and end, which ours wrap (null when absent). */
+      this.write = typeof res.write === 'function' ? res.write : null
+      this.end = typeof res.end === 'function' ? res.end : null
+      const prev = res[kConn]
+      if (prev !== undefined) {
+        // The same response added again: keep its own write/end, not our wrappers.
+        if (this.write === wrappedWrite) this.write = prev.write
+        if (this.end === wrappedEnd) this.end = prev.end
+        /** The connection added before on the same response (removed with this one on 'close'). */
+        this.prev = prev
+      }
+      /** Rust writes this client's turns to its socket. */
+      this.direct = false
+      /** The emitter whose 'drain' we wait for (the JS path), or null. */
+      this.waiting = null
+      /** Direct path: called when Node has written what it held (made on first use). */
+      this.flushed = null
+      viaJs++
+    }
+
+    /**
+     * Registers the close listener and (unless `wrap` is false: a socketless stub, written
+     * synchronously, keeps its own write/end) wraps write/end so that what is queued goes first.
+     */
+    attach(req, wrap = true) {
+      const res = this.res
+      res[kConn] = this
+      // `on`, not `once` (which allocates a wrapper per client); removed in `detach`.
+      if (typeof res.on === 'function') res.on('close', onClose)
+      else if (req.connection && typeof req.connection.addListener === 'function') {
+        const conn = this
+        req.connection.addListener('close', () => removeConn(conn))
+      }
+      if (!wrap) return
+      if (this.write !== null) res.write = wrappedWrite
+      if (this.end !== null) res.end = wrappedEnd
+    }
+
+    /**
+     * Once the headers went out: hand a plain HTTP/1.1 response on a plain TCP socket to
+     * Rust, which then writes its turns directly (through its own duplicate of the fd).
+     */
+    route() {
+      const res = this.res
+      const socket = res.socket
+      if (
+        !DIRECT ||
+        this.write !== ServerResponse.prototype.write ||
+        typeof res.flush === 'function' ||
+        res.chunkedEncoding !== true ||
+        res.headersSent !== true ||
+        res.writableEnded ||
+        socket == null ||
+        socket._httpMessage !== res ||
+        socket.encrypted ||
+        socket.destroyed ||
+        socket._handle == null ||
+        typeof socket._handle.fd !== 'number' ||
+        socket._handle.fd < 0
+      ) {
+        return
+      }
+      // Node may still hold the headers: Rust then starts paused until Node wrote them.
+      const held = socket.writableLength
+      if (!hub.setDirect(this.client.id, socket._handle.fd, held)) {
+        // Descriptors may have run short: Rust then sent its idle direct clients back
+        // to res.write (closing their duplicates), so each holds one descriptor again.
+        for (const id of hub.takeReleased()) {
+          const conn = conns.get(id)
+          if (conn !== undefined && conn.direct) {
+            conn.direct = false
+            viaJs++
+          }
+        }
+        return
+      }
+      this.direct = true
+      viaJs--
+      if (held > 0) this.holdForNode()
+    }
+
+    /** Forgets listeners (the client is already out of the registry). */
+    detach() {
+      const res = this.res
+      if (typeof res.removeListener === 'function') res.removeListener('close', onClose)
+      if (this.waiting !== null) {
+        this.waiting.removeListener('drain', onDrain)
+        this.waiting = null
+      }
+      if (!this.direct) viaJs--
+      this.direct = false
+    }
+
+    /** Whether this connection is still the registered one for its id. */
+    live() {
+      return conns.get(this.client.id) === this
+    }
+
+    /**
+     * Direct path: Node holds bytes for the socket (the app's own write, or what the
+     * socket refused), so Rust must not write until Node has written them all.
+     */
+    holdForNode() {
+      const socket = this.res.socket
+      if (socket == null || socket.destroyed) return // its 'close' removes the client
+      hub.pause(this.client.id, socket.writableLength)
+      if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
+      socket.write(EMPTY, this.flushed)
+    }
+
+    /** Writes a client's part of a batch: `pieces` (Buffers) in order. Throws what `res.write` throws. */
+    put(pieces, turn) {
+      const res = this.res
+      if (this.direct) {
+        const socket = res.socket
+        if (socket == null || socket.destroyed || !socket.writable) {
+          removeConn(this)
+          return
+        }
+        // The rest of a write the socket refused (Rust paused the client): Node writes
+        // it after anything it holds, shared bodies by reference; Rust resumes once Node
+        // holds nothing.
+        if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
+        const last = pieces.length - 1
+        if (last > 0) socket.cork()
+        for (let i = 0; i < last; i++) socket.write(pieces[i])
+        socket.write(pieces[last], this.flushed)
+        if (last > 0) socket.uncork()
+        return
+      }
+      if (this.write === null) return
+      if (res.writableEnded || res.destroyed) {
+        removeConn(this)
+        return
+      }
+      const ok = this.write.call(res, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces))
+      // Compression middleware sets res.flush; the original looked for it on every write.
+      if (typeof res.flush === 'function') res.flush()
+      // Mid-turn (a loop piling up), let Node buffer as res.write would; at the end of a
+      // turn, a refusing socket pauses the client until 'drain'.
+      if (ok === false && turn && this.waiting === null && typeof res.once === 'function' && this.live()) {
+        hub.pause(this.client.id, typeof res.writableLength === 'number' ? res.writableLength : 0)
+        this.waiting = res
+        res.once('drain', onDrain)
+      }
     }
   }
 
-  /** Writes one batch of everything pending, now. */
-  function flushAll() {
-    const batch = hub.drain()
-    if (batch === null) return
-    inflight = { data: batch.data, index: batch.index, bodies: batch.bodies, i: 0, start: 0 }
+  /** 'close' of a response (`this`): removes its connection(s). */
+  function onClose() {
+    for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
+  }
+
+  /** 'drain' of a response (`this`) on the JS path. */
+  function onDrain() {
+    const conn = this[kConn]
+    if (conn === undefined) return
+    conn.waiting = null
+    if (conn.live()) hub.resume(conn.client.id)
+  }
+
+  /** Direct path: Node wrote what it held when `holdForNode`/`put` ran. */
+  function afterNodeWrote(conn, err) {
+    if (err || !conn.live() || !conn.direct) return
+    const socket = conn.res.socket
+    if (socket == null || socket.destroyed) return
+    // More was queued in Node meanwhile (the app wrote): wait for that too.
+    if (socket.writableLength > 0) socket.write(EMPTY, conn.flushed)
+    else hub.resume(conn.client.id)
+  }
+
+  /** The app's res.write: what is queued goes first. */
+  function wrappedWrite() {
+    const conn = this != null ? this[kConn] : undefined
+    if (conn === undefined) return ServerResponse.prototype.write.apply(this, arguments)
+    // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
+    if (conn.direct && conn.live()) hub.pause(conn.client.id, 0)
+    flushNow(conn)
+    const ok = conn.write.apply(this, arguments)
+    if (conn.direct && conn.live()) conn.holdForNode()
+    return ok
+  }
+
+  /** The app's res.end: what is queued goes first, and the client is removed before the
+   * socket can carry another response (keep-alive). */
+  function wrappedEnd() {
+    const conn = this != null ? this[kConn] : undefined
+    if (conn === undefined) return ServerResponse.prototype.end.apply(this, arguments)
+    flushNow(conn)
+    removeConn(conn)
+    return conn.end.apply(this, arguments)
+  }
+
+  /** Runs on the JS thread, a turn after frames became pending. Never throws. */
+  function onWake() {
     try {
-      writeInflight()
+      wakeDepth++
+      flush(true)
     } finally {
-      inflight = null
+      wakeDepth--
     }
-    const { dropped } = batch
-    for (let i = 0; i < dropped.length; i++) drop(dropped[i])
+  }
+
+  /** Writes everything pending, now. */
+  function flushAll() {
+    flush(true)
+  }
+
+  /** After queueing: a client written through JS piled up past 64 KiB this turn. */
+  function queued() {
+    if (viaJs > 0 && hub.takeUrgent()) flush(false)
+  }
+
+  /**
+   * Writes one batch. `turn` is false mid-turn (a loop piling up), where a refusing
+   * socket does not pause the client yet. Throws only a 'drop' listener's exception,
+   * after every client was written and every dropped one removed.
+   */
+  function flush(turn) {
+    depth++
+    try {
+      if (inflight !== null) writeInflight(turn)
+      const batch = hub.drain()
+      if (batch !== null) {
+        for (const id of batch.gone) fail(conns.get(id), null)
+        const { dropped } = batch
+        for (let i = 0; i < dropped.length; i++) {
+          fail(conns.get(dropped[i]), { reason: 'slow', maxPendingBytes: hub.maxPendingBytes })
+        }
+        inflight = { data: batch.data, index: batch.index, bodies: batch.bodies, i: 0, start: 0 }
+        writeInflight(turn)
+        inflight = null
+      }
+    } finally {
+      depth--
+    }
+    if (depth === 0 && failed.length > 0) settle()
   }
 
   /**
@@ -46,127 +281,87 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
    * (a stream wrapper, a listener) that writes, ends or closes; that first finishes
    * the batch from the shared cursor, so no frame is lost or overtaken.
    */
-  function writeInflight() {
+  function writeInflight(turn) {
     const batch = inflight
     const index = batch.index
     while (batch.i < index.length) {
       const id = index[batch.i]
-      const start = batch.start
-      const end = index[batch.i + 1]
-      const body = index[batch.i + 2]
-      batch.i += 3
-      batch.start = end
+      const pieces = []
+      // A client's entries come in a row: (id, end in data, body, from in body).
+      while (batch.i < index.length && index[batch.i] === id) {
+        const end = index[batch.i + 1]
+        const body = index[batch.i + 2]
+        const from = index[batch.i + 3]
+        if (end > batch.start) pieces.push(batch.data.subarray(batch.start, end))
+        if (body !== NO_BODY) pieces.push(from === 0 ? batch.bodies[body] : batch.bodies[body].subarray(from))
+        batch.start = end
+        batch.i += 4
+      }
       const conn = conns.get(id)
-      if (conn !== undefined) {
-        writeTo(conn, batch.data.subarray(start, end), body === NO_BODY ? null : batch.bodies[body])
+      if (conn === undefined || pieces.length === 0) continue
+      try {
+        conn.put(pieces, turn)
+      } catch (error) {
+        fail(conn, { reason: 'error', error })
       }
     }
   }
 
-  /** Writes a client's part of a batch: `chunk`, then the shared `body` when not null. */
-  function writeTo(conn, chunk, body) {
-    const res = conn.res
-    if (conn.write === null) return
-    if (res.writableEnded || res.destroyed) {
-      removeConn(conn)
-      return
-    }
-    let ok
-    let target
-    if (conn.direct) {
-      target = res.socket
-      if (target == null || !target.writable) {
-        removeConn(conn)
-        return
-      }
-      if (body === null) ok = target.write(chunk)
-      else {
-        // One HTTP chunk in three pieces, one system call: `<size>\r\nid: N\n`, body, `\r\n`.
-        target.cork()
-        target.write(chunk)
-        target.write(body)
-        ok = target.write(CRLF)
-        target.uncork()
-      }
-    } else {
-      target = res
-      ok = conn.write.call(res, body === null ? chunk : Buffer.concat([chunk, body]))
-    }
-    // Compression middleware sets res.flush; the original looked for it on every write.
-    if (typeof res.flush === 'function') res.flush()
-    if (ok === false && typeof target.once === 'function' && conns.get(conn.client.id) === conn) {
-      hub.pause(conn.client.id)
-      if (conn.onDrain === null) {
-        conn.onDrain = () => {
-          conn.drainTarget = null
-          if (conns.get(conn.client.id) === conn) hub.resume(conn.client.id)
-        }
-      }
-      if (conn.drainTarget === null) {
-        conn.drainTarget = target
-        target.once('drain', conn.onDrain)
+  /** Marks a client to drop (info null: its connection broke, removed as on 'close'). */
+  function fail(conn, info) {
+    if (conn === undefined) return
+    if (!conn.live() || failed.some((f) => f[0] === conn)) return
+    failed.push([conn, info])
+    // Out of the registry at once: nothing more is queued for it.
+    removeConn(conn)
+  }
+
+  /** Destroys every failed client's response, then tells the app (listeners last). */
+  function settle() {
+    const list = failed
+    failed = []
+    for (const [conn] of list) {
+      try {
+        if (typeof conn.res.destroy === 'function') conn.res.destroy()
+      } catch {
+        // A response that cannot even be destroyed is already out of the registry.
       }
     }
+    const thrown = []
+    for (const [conn, info] of list) {
+      if (info === null) continue
+      try {
+        onDrop(conn, info)
+      } catch (err) {
+        thrown.push(err)
+      }
+    }
+    // The first listener exception goes to the caller (from the wake-up, which has
+    // none, it is uncaught); any others follow, in order, as uncaught exceptions.
+    const first = wakeDepth > 0 || depth > 0 ? 0 : 1
+    for (let i = first; i < thrown.length; i++) {
+      process.nextTick(() => {
+        throw thrown[i]
+      })
+    }
+    if (first === 1 && thrown.length > 0) throw thrown[0]
   }
 
   /** Writes a client's queued frames now, before the app's own write or end. */
   function flushNow(conn) {
-    if (inflight !== null) writeInflight()
+    if (inflight !== null) writeInflight(true)
     const pending = hub.take(conn.client.id)
-    if (pending !== null && conn.write !== null) conn.write.call(conn.res, pending)
+    if (pending === null) return
+    if (conn.direct) {
+      // Ready-made chunks; Node now holds bytes for the socket, so Rust waits for it.
+      const socket = conn.res.socket
+      if (socket == null || socket.destroyed) return
+      socket.write(pending)
+      if (conn.live()) conn.holdForNode()
+    } else if (conn.write !== null) conn.write.call(conn.res, pending)
   }
 
-  function drop(id) {
-    const conn = conns.get(id)
-    if (conn === undefined) return
-    removeConn(conn)
-    if (typeof conn.res.destroy === 'function') conn.res.destroy()
-    onDrop(conn)
-  }
-
-  /**
-   * A plain `node:http` response (not wrapped by middleware such as compression) that
-   * owns its socket and streams chunked: its batches can skip `res.write` and go to the
-   * socket as complete HTTP/1.1 chunks, one syscall per client per turn. Anything the
-   * app writes itself still goes through `res.write`, after what we queued.
-   */
-  function writesDirect(res, conn) {
-    return (
-      conn.write === ServerResponse.prototype.write &&
-      typeof res.flush !== 'function' &&
-      res.chunkedEncoding === true &&
-      res.headersSent === true &&
-      res.socket != null
-    )
-  }
-
-  /** Wraps the response's write and end so that what is queued goes first. */
-  function wrap(conn) {
-    const res = conn.res
-    if (conn.write !== null) {
-      res.write = function write() {
-        flushNow(conn)
-        return conn.write.apply(this, arguments)
-      }
-    }
-    if (conn.end !== null) {
-      res.end = function end() {
-        flushNow(conn)
-        removeConn(conn)
-        return conn.end.apply(this, arguments)
-      }
-    }
-  }
-
-  /** Once the headers went out: route the client's batches straight to its socket when possible. */
-  function route(conn) {
-    if (writesDirect(conn.res, conn)) {
-      conn.direct = true
-      hub.setFramed(conn.client.id, true)
-    }
-  }
-
-  return { onWake, flushAll, flushNow, wrap, route }
+  return { Connection, onWake, flushAll, flushNow, queued }
 }
 
 module.exports = { createWriter }

@@ -1,59 +1,206 @@
-//! Pending bytes per client and the batches handed to JavaScript to write.
+//! Pending bytes per client: how they wait, how they are written, and the limit on them.
 //!
-//! Frames are appended to the receiving client's outbox; the first frame a client
-//! gets in a turn puts it on the dirty list. `drain` concatenates every dirty,
-//! writable outbox into one buffer with an index of `(id, end, body)` triples, so JS
-//! makes one write per client per turn. A paused client (its socket said "slow
-//! down") keeps its frames in order until resumed. A client whose outbox would
-//! pass the cap is dropped: its bytes are discarded and its id reported once.
-//! A *framed* outbox is drained as one HTTP/1.1 chunk (`<hex len>\r\n…\r\n`), for
-//! responses JS writes straight to their socket.
+//! A client's outbox is a list of segments: bytes it owns (its `id:` lines, small
+//! frames, coalesced) and large broadcast bodies shared by reference with every other
+//! receiver, whatever else the client has queued. The first frame a client gets in a
+//! turn puts it on the dirty list; `flush` then handles every dirty client once:
 //!
-//! Large broadcast bodies are not copied per client: a client with nothing else
-//! pending just refers to the shared body, and the batch carries each shared body
-//! once (JS writes the client's head and the body together). Anything more for that
-//! client copies the body into its outbox first, so order is kept.
+//! - a *direct* client (Rust holds a duplicate of its socket, see `direct.rs`) gets its
+//!   whole turn — chunk header, frames, shared bodies, chunk trailer — in one `sendmsg`
+//!   of the segments, straight from here. What the socket refuses is handed to JS in
+//!   the batch, already framed, for Node to write after everything it holds; the client
+//!   is paused until JS reports that Node has written it all (`resume`).
+//! - any other client's bytes go to JS in the batch, as `(id, end, body)` entries, for
+//!   one `res.write` per client.
+//!
+//! Limits judge only refused bytes. A paused client (its socket refused bytes at the
+//! end of a turn, which Node or Rust now hold) is dropped once what waits for it would
+//! pass `max_pending`. What one turn queues is never judged: past [`EARLY`] bytes it
+//! is written out at once, mid-turn (direct clients here; others through JS, see
+//! `take_urgent`), and what the socket cannot take yet waits for the end of the turn.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Arc;
 
+use crate::direct::{self, Fd, Wrote};
 use crate::frame;
 use crate::registry::Registry;
 
 /// Broadcast bodies at least this large are shared between clients, not copied.
 pub const SHARE_MIN: usize = 4096;
 
-/// In a batch's index: this client's part has no shared body.
+/// In a batch's index: this entry has no shared body.
 pub const NO_BODY: u32 = u32::MAX;
 
-/// Default cap on the bytes queued for one client.
+/// Default hard limit on the bytes refused by one client's socket.
 pub const DEFAULT_MAX_PENDING: usize = 1024 * 1024;
 
-/// Outboxes larger than this give their memory back once written.
-const KEEP_CAPACITY: usize = 16 * 1024;
+/// A client whose unwritten frames reach this much in one turn is written out at once.
+pub const EARLY: usize = 64 * 1024;
+
+/// The longest `id: N\n` line: 4 + 10 digits + 1.
+pub const MAX_ID_LINE: usize = 15;
+
+const CRLF: &[u8] = b"\r\n";
+
+/// A piece of a client's pending bytes.
+enum Seg {
+    Own(Vec<u8>),
+    Shared(Arc<[u8]>),
+    /// The end of an HTTP/1.1 chunk.
+    Crlf,
+}
+
+impl Seg {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Seg::Own(v) => v,
+            Seg::Shared(b) => b,
+            Seg::Crlf => CRLF,
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct Outbox {
-    buf: Vec<u8>,
-    /// When set (and `buf` is empty), what is pending is `id: <id>\n` and this body.
-    shared: Option<Arc<[u8]>>,
+    segs: VecDeque<Seg>,
+    /// The first `wire` segments are already framed for the socket: the unwritten rest
+    /// of a direct write, which must go out before anything else.
+    wire: u32,
+    /// Bytes of `segs[0]` already written.
+    off: usize,
+    /// Bytes pending (from `off` on), and how many of them are in the wire segments.
+    len: usize,
+    wire_len: usize,
+    /// Bytes Node held for this client's socket when it was paused.
+    held: usize,
+    /// The duplicate of the client's socket, for a direct client.
+    fd: Option<Fd>,
     queued: bool,
     paused: bool,
+    /// Held until its `Last-Event-ID` replay is queued (see `hold`); unlike `paused`,
+    /// only `release` lets it go, whatever the socket does.
+    held_for_replay: bool,
     dropped: bool,
-    framed: bool,
+    /// The last direct write was cut short: the socket refused the rest.
+    refused: bool,
 }
 
 impl Outbox {
-    /// Bytes waiting for this client (a shared body counted with its longest `id:` line).
+    /// Bytes waiting for this client.
     pub fn pending(&self) -> usize {
-        self.buf.len() + self.shared.as_ref().map_or(0, |b| b.len() + MAX_ID_LINE)
+        self.len
     }
 
-    /// Copies a shared body into the outbox, so that more can follow it.
-    fn own(&mut self, id: u32) {
-        if let Some(body) = self.shared.take() {
-            frame::push_id(&mut self.buf, id);
-            self.buf.extend_from_slice(&body);
+    /// Whether nothing may be written for this client now (paused or held for a replay).
+    fn stopped(&self) -> bool {
+        self.paused || self.held_for_replay
+    }
+
+    /// Whether Rust writes this client's bytes straight to its socket.
+    pub fn is_direct(&self) -> bool {
+        self.fd.is_some()
+    }
+
+    fn frames_len(&self) -> usize {
+        self.len - self.wire_len
+    }
+
+    /// The owned segment new frame bytes are appended to.
+    fn tail(&mut self, hint: usize) -> &mut Vec<u8> {
+        let own_tail =
+            self.segs.len() > self.wire as usize && matches!(self.segs.back(), Some(Seg::Own(_)));
+        if !own_tail {
+            self.segs
+                .push_back(Seg::Own(Vec::with_capacity(hint.clamp(64, 16 * 1024))));
         }
+        match self.segs.back_mut() {
+            Some(Seg::Own(v)) => v,
+            _ => unreachable!("the last segment was just made an owned one"),
+        }
+    }
+
+    /// Appends bytes written by `write`; returns how many.
+    fn append(&mut self, hint: usize, write: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let buf = self.tail(hint);
+        let before = buf.len();
+        write(buf);
+        let added = buf.len() - before;
+        self.len += added;
+        added
+    }
+
+    /// Wraps every frame not yet framed in one HTTP/1.1 chunk; returns the frames' bytes.
+    fn frame_for_wire(&mut self) -> usize {
+        let frames = self.frames_len();
+        if frames == 0 {
+            return 0;
+        }
+        let mut head = Vec::with_capacity(18);
+        push_chunk_size(&mut head, frames);
+        self.len += head.len() + CRLF.len();
+        self.segs.insert(self.wire as usize, Seg::Own(head));
+        self.segs.push_back(Seg::Crlf);
+        self.wire = u32::try_from(self.segs.len()).unwrap_or(u32::MAX);
+        self.wire_len = self.len;
+        frames
+    }
+
+    /// The pending bytes as slices, in order.
+    fn slices(&self) -> Vec<IoSlice<'_>> {
+        let mut out = Vec::with_capacity(self.segs.len());
+        for (i, seg) in self.segs.iter().enumerate() {
+            let bytes = seg.bytes();
+            let bytes = if i == 0 { &bytes[self.off..] } else { bytes };
+            if !bytes.is_empty() {
+                out.push(IoSlice::new(bytes));
+            }
+        }
+        out
+    }
+
+    /// Forgets the first `n` pending bytes (written); only wire segments are ever written.
+    fn consume(&mut self, mut n: usize) {
+        self.len -= n;
+        self.wire_len -= n;
+        while n > 0 {
+            let Some(first) = self.segs.front() else {
+                break;
+            };
+            let rest = first.bytes().len() - self.off;
+            if n < rest {
+                self.off += n;
+                break;
+            }
+            n -= rest;
+            self.off = 0;
+            self.segs.pop_front();
+            self.wire -= 1;
+        }
+        if self.segs.is_empty() {
+            self.clear();
+        }
+    }
+
+    /// Every pending byte, copied out in order.
+    fn copy_out(&self, out: &mut Vec<u8>) {
+        for slice in self.slices() {
+            out.extend_from_slice(&slice);
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.segs.capacity() > 64 {
+            self.segs = VecDeque::new();
+        } else {
+            self.segs.clear();
+        }
+        self.wire = 0;
+        self.off = 0;
+        self.len = 0;
+        self.wire_len = 0;
+        self.refused = false;
     }
 }
 
@@ -61,35 +208,49 @@ impl Outbox {
 pub struct Counters {
     /// Frames (events, retries, heartbeats) queued.
     pub frames: u64,
-    /// Bytes handed to JavaScript to write.
+    /// Frame bytes written directly or handed to JavaScript (chunk framing not counted).
     pub bytes: u64,
-    /// Clients dropped for passing the cap.
+    /// Clients dropped for passing the limit.
     pub dropped: u64,
 }
 
-/// What one drain hands to JavaScript.
+/// What one flush hands to JavaScript.
 #[derive(Default, Debug)]
 pub struct Batch {
     pub data: Vec<u8>,
-    /// `(client id, end offset in data, body)` triples; each client's bytes start where the
-    /// previous ended and go on with `bodies[body]` (then `\r\n` when framed), or
-    /// stop there when body is [`NO_BODY`].
+    /// `(client id, end offset in data, body, from)` entries, a client's in a row: each is
+    /// the part of `data` after the previous entry's end, then `bodies[body]` from byte
+    /// `from` on, unless body is [`NO_BODY`]. A direct client's part is ready-made HTTP/1.1 chunked bytes for
+    /// its socket; any other client's is SSE frames for `res.write`.
     pub index: Vec<u32>,
-    /// Clients dropped since the last drain.
+    /// Clients dropped for passing the limit since the last flush.
     pub dropped: Vec<u32>,
+    /// Direct clients whose connection broke (`EPIPE`, `ECONNRESET`…) since the last flush.
+    pub gone: Vec<u32>,
     /// Shared bodies, each once; `index` refers to them by position.
     pub bodies: Vec<Arc<[u8]>>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty() && self.dropped.is_empty()
+        self.index.is_empty() && self.dropped.is_empty() && self.gone.is_empty()
     }
 }
 
 pub struct Delivery {
     dirty: Vec<u32>,
     dropped: Vec<u32>,
+    gone: Vec<u32>,
+    /// A client written through JS passed [`EARLY`] this turn: JS should flush now.
+    urgent: bool,
+    /// Descriptors ran short: while more clients than this are registered, no client
+    /// becomes direct, and each new one sends two direct clients back to JS instead.
+    scarce_until: Option<usize>,
+    /// Ids of clients made direct, oldest first (some may be gone or released since):
+    /// whom `release_direct` sends back to the JS path when descriptors run short.
+    direct_ids: Vec<u32>,
+    /// Clients sent back to the JS path by `release_direct`, for JS to take.
+    released: Vec<u32>,
     max_pending: usize,
     pub counters: Counters,
 }
@@ -99,23 +260,44 @@ impl Default for Delivery {
         Delivery {
             dirty: Vec::new(),
             dropped: Vec::new(),
+            gone: Vec::new(),
+            urgent: false,
+            scarce_until: None,
+            direct_ids: Vec::new(),
+            released: Vec::new(),
             max_pending: DEFAULT_MAX_PENDING,
             counters: Counters::default(),
         }
     }
 }
 
-/// The longest `id: N\n` line: 4 + 10 digits + 1.
-pub const MAX_ID_LINE: usize = 15;
-
-/// The longest chunk framing this module writes: 8 hex digits and two CRLFs.
-const CHUNK_FRAMING: usize = 12;
-
-/// Appends `bytes` as one HTTP/1.1 chunk: `<hex len>\r\n<bytes>\r\n`.
-fn push_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
-    push_chunk_size(out, bytes.len());
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(b"\r\n");
+/// Moves a client's pending bytes into the batch: owned bytes copied into `data`,
+/// shared bodies by reference (each once per batch, from an offset when partly written).
+fn hand_over(batch: &mut Batch, id: u32, outbox: &mut Outbox) {
+    let first = batch.index.len();
+    for (i, seg) in outbox.segs.iter().enumerate() {
+        let from = if i == 0 { outbox.off } else { 0 };
+        match seg {
+            Seg::Shared(body) => {
+                let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
+                    Some(at) => at,
+                    None => {
+                        batch.bodies.push(Arc::clone(body));
+                        batch.bodies.len() - 1
+                    }
+                };
+                batch
+                    .index
+                    .extend([id, batch.data.len() as u32, at as u32, from as u32]);
+            }
+            _ => batch.data.extend_from_slice(&seg.bytes()[from..]),
+        }
+    }
+    let end = batch.data.len() as u32;
+    if batch.index.len() == first || batch.index[batch.index.len() - 3] != end {
+        batch.index.extend([id, end, NO_BODY, 0]);
+    }
+    outbox.clear();
 }
 
 /// Appends the start of an HTTP/1.1 chunk of `len` bytes: `<hex len>\r\n`.
@@ -125,7 +307,7 @@ fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
     for shift in (0..digits).rev() {
         out.push(HEX[(len >> (shift * 4)) & 0xf]);
     }
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(CRLF);
 }
 
 impl Delivery {
@@ -138,7 +320,7 @@ impl Delivery {
     }
 
     /// Appends one frame built by `write` (at most `len` bytes) to a client's outbox.
-    /// Returns true when the client became dirty or was dropped, i.e. JS must run.
+    /// Returns true when JS must run (the client became dirty, was dropped or broke).
     pub fn push(
         &mut self,
         id: u32,
@@ -149,11 +331,10 @@ impl Delivery {
         if outbox.dropped {
             return false;
         }
-        if self.over_cap(id, outbox, len) {
+        if self.over_limit(id, outbox, len) {
             return true;
         }
-        outbox.own(id);
-        write(&mut outbox.buf);
+        outbox.append(len, write);
         self.queued(id, outbox)
     }
 
@@ -167,54 +348,232 @@ impl Delivery {
 
     /// Queues `id: <id>\n` and a broadcast body; large bodies are shared, not copied.
     pub fn push_body(&mut self, id: u32, outbox: &mut Outbox, body: &Arc<[u8]>) -> bool {
-        if body.len() < SHARE_MIN || outbox.pending() > 0 || outbox.paused || outbox.dropped {
+        if body.len() < SHARE_MIN {
             return self.push_frame(id, outbox, body);
         }
-        if self.over_cap(id, outbox, body.len() + MAX_ID_LINE) {
+        self.push_segment(id, outbox, Some(id), body)
+    }
+
+    /// Queues one complete frame that is the same for every receiver (no `id:` line of
+    /// the client's own); large ones are shared, not copied.
+    pub fn push_shared(&mut self, id: u32, outbox: &mut Outbox, frame: &Arc<[u8]>) -> bool {
+        if frame.len() < SHARE_MIN {
+            return self.push(id, outbox, frame.len(), |buf| buf.extend_from_slice(frame));
+        }
+        self.push_segment(id, outbox, None, frame)
+    }
+
+    /// Puts complete frames (the same for every receiver) before everything this client
+    /// has queued but not yet framed for its socket: a `Last-Event-ID` replay goes before
+    /// what the client was sent while held. Never judged by the limit (the client is held,
+    /// not refused); small frames are copied, large ones shared.
+    pub fn prepend(&mut self, outbox: &mut Outbox, frames: &[Arc<[u8]>]) {
+        if outbox.dropped || frames.is_empty() {
+            return;
+        }
+        let at = outbox.wire as usize;
+        let mut small: Vec<u8> = Vec::new();
+        let mut segs = Vec::new();
+        for frame in frames {
+            if frame.len() < SHARE_MIN {
+                small.extend_from_slice(frame);
+                continue;
+            }
+            if !small.is_empty() {
+                segs.push(Seg::Own(std::mem::take(&mut small)));
+            }
+            segs.push(Seg::Shared(Arc::clone(frame)));
+        }
+        if !small.is_empty() {
+            segs.push(Seg::Own(small));
+        }
+        for (i, seg) in segs.into_iter().enumerate() {
+            outbox.len += seg.bytes().len();
+            outbox.segs.insert(at + i, seg);
+        }
+        self.counters.frames += frames.len() as u64;
+    }
+
+    /// Queues an optional `id:` line and then `body` by reference.
+    fn push_segment(
+        &mut self,
+        id: u32,
+        outbox: &mut Outbox,
+        id_line: Option<u32>,
+        body: &Arc<[u8]>,
+    ) -> bool {
+        if outbox.dropped {
+            return false;
+        }
+        if self.over_limit(id, outbox, body.len() + MAX_ID_LINE) {
             return true;
         }
-        outbox.shared = Some(Arc::clone(body));
+        if let Some(line) = id_line {
+            outbox.append(MAX_ID_LINE, |buf| frame::push_id(buf, line));
+        }
+        outbox.segs.push_back(Seg::Shared(Arc::clone(body)));
+        outbox.len += body.len();
         self.queued(id, outbox)
     }
 
-    /// Drops the client when `len` more bytes would pass the cap; true if it did.
-    fn over_cap(&mut self, id: u32, outbox: &mut Outbox, len: usize) -> bool {
-        if outbox.pending().saturating_add(len) <= self.max_pending {
+    /// Drops the client when `len` more bytes would take what its socket refused past
+    /// the limit; true if it did. Only paused clients are judged: their socket refused
+    /// bytes at the end of a turn. Within a turn, what the socket could not take yet
+    /// (the loop outran the reader) waits here and is retried every [`EARLY`] bytes, as
+    /// Node would buffer it for `res.write`; it is never judged on its own.
+    fn over_limit(&mut self, id: u32, outbox: &mut Outbox, len: usize) -> bool {
+        if !outbox.paused {
+            return false;
+        }
+        let waiting = outbox.len.saturating_add(outbox.held).saturating_add(len);
+        if waiting <= self.max_pending {
             return false;
         }
         outbox.dropped = true;
-        outbox.buf = Vec::new();
-        outbox.shared = None;
+        outbox.clear();
+        outbox.segs = VecDeque::new();
+        // Close the duplicate at once; JS destroys the response on the next flush.
+        outbox.fd = None;
         self.dropped.push(id);
         self.counters.dropped += 1;
         true
     }
 
-    /// Counts a queued frame; true when the client just became dirty.
+    /// Counts a queued frame and writes early when a turn piles up; true when JS must run.
     fn queued(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         self.counters.frames += 1;
-        if outbox.queued || outbox.paused {
-            return false;
+        let mut wake = false;
+        if !outbox.queued && !outbox.stopped() {
+            outbox.queued = true;
+            self.dirty.push(id);
+            wake = true;
         }
-        outbox.queued = true;
-        self.dirty.push(id);
-        true
+        if !outbox.stopped() && outbox.frames_len() >= EARLY {
+            if outbox.is_direct() {
+                wake |= self.write_direct(id, outbox);
+            } else {
+                self.urgent = true;
+            }
+        }
+        wake
     }
 
-    /// Whether drains wrap this client's bytes in HTTP/1.1 chunked framing.
-    pub fn set_framed(outbox: &mut Outbox, framed: bool) {
-        outbox.framed = framed;
+    /// True once since a client written through JS passed [`EARLY`] bytes in a turn.
+    pub fn take_urgent(&mut self) -> bool {
+        std::mem::take(&mut self.urgent)
     }
 
-    /// Stops handing this client's bytes to JS until `resume`.
+    /// Writes a direct client's pending bytes to its socket (one system call for up to
+    /// [`direct::MAX_SLICES`] segments). True when the connection broke (JS must run).
+    fn write_direct(&mut self, id: u32, outbox: &mut Outbox) -> bool {
+        self.counters.bytes += outbox.frame_for_wire() as u64;
+        let wrote = match outbox.fd.as_ref() {
+            Some(fd) => direct::write_all(fd, &outbox.slices()),
+            None => return false,
+        };
+        match wrote {
+            Wrote::Bytes(n) => {
+                outbox.consume(n);
+                outbox.refused = outbox.len > 0;
+                false
+            }
+            Wrote::Gone => {
+                outbox.dropped = true;
+                outbox.clear();
+                outbox.fd = None;
+                self.gone.push(id);
+                true
+            }
+        }
+    }
+
+    /// Makes the client direct: Rust writes its turns to `fd` (a duplicate it owns).
+    pub fn set_direct(&mut self, id: u32, outbox: &mut Outbox, fd: Fd) {
+        outbox.fd = Some(fd);
+        self.direct_ids.push(id);
+    }
+
+    /// Whether a new client may become direct. While descriptors are short (after a
+    /// declined duplicate, until the client count has halved) it may not, and the two
+    /// oldest idle direct clients go back to the JS path instead (their duplicates
+    /// closed): each new client frees more descriptors than it takes, so the server
+    /// accepts as many clients as it would without duplicates.
+    pub fn direct_allowed(&mut self, reg: &mut Registry<Outbox>) -> bool {
+        match self.scarce_until {
+            Some(until) if reg.len() > until => {
+                self.release_direct(reg);
+                false
+            }
+            Some(_) => {
+                self.scarce_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// A duplicate was declined because descriptors ran short (see `direct_allowed`).
+    pub fn short_of_descriptors(&mut self, reg: &mut Registry<Outbox>) {
+        self.scarce_until = Some(reg.len() / 2);
+        self.release_direct(reg);
+    }
+
+    /// Sends the two oldest idle direct clients back to the JS path.
+    fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
+        let mut freed = 0;
+        let mut at = 0;
+        while freed < 2 && at < self.direct_ids.len() {
+            let id = self.direct_ids[at];
+            match reg.get_mut(id) {
+                Some(outbox) if outbox.fd.is_some() => {
+                    if outbox.stopped() || outbox.len > 0 {
+                        at += 1; // busy: keep it for now
+                        continue;
+                    }
+                    outbox.fd = None;
+                    self.released.push(id);
+                    freed += 1;
+                }
+                _ => {}
+            }
+            self.direct_ids.remove(at);
+        }
+        // Ids of removed clients pile up under churn: compact now and then.
+        if self.direct_ids.len() > 64 && self.direct_ids.len() > 2 * reg.len() {
+            self.direct_ids
+                .retain(|id| reg.get_mut(*id).is_some_and(|o| o.fd.is_some()));
+        }
+    }
+
+    /// Keeps the list of direct clients from growing with churn (call when one is removed).
+    pub fn forget_direct(&mut self, reg: &mut Registry<Outbox>) {
+        if self.direct_ids.len() > 64 && self.direct_ids.len() > 2 * reg.len() + 64 {
+            self.direct_ids
+                .retain(|id| reg.get_mut(*id).is_some_and(|o| o.fd.is_some()));
+        }
+    }
+
+    /// The clients `release_direct` sent back to the JS path since the last call.
+    pub fn take_released(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.released)
+    }
+
+    /// Stops writing this client's bytes (its socket refused some) until `resume`.
     pub fn pause(outbox: &mut Outbox) {
         outbox.paused = true;
+    }
+
+    /// Pauses, counting `held` bytes that Node holds for the client's socket.
+    pub fn pause_holding(outbox: &mut Outbox, held: usize) {
+        outbox.paused = true;
+        outbox.held = held;
     }
 
     /// Returns true when the client has bytes waiting and JS must run.
     pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         outbox.paused = false;
-        if outbox.queued || outbox.dropped || outbox.pending() == 0 {
+        outbox.held = 0;
+        if outbox.queued || outbox.dropped || outbox.held_for_replay || outbox.len == 0 {
             return false;
         }
         outbox.queued = true;
@@ -222,87 +581,84 @@ impl Delivery {
         true
     }
 
-    /// Takes everything queued for one client, paused or not (for a direct write or end).
-    pub fn take(&mut self, id: u32, outbox: &mut Outbox) -> Vec<u8> {
-        outbox.own(id);
-        let taken = std::mem::take(&mut outbox.buf);
-        self.counters.bytes += taken.len() as u64;
+    /// Holds a client's frames (whatever its socket does) until `release`: a client
+    /// reconnecting with `Last-Event-ID` gets its replay before anything new.
+    pub fn hold(outbox: &mut Outbox) {
+        outbox.held_for_replay = true;
+    }
+
+    /// Ends a `hold`; returns true when the client has bytes waiting and JS must run.
+    pub fn release(&mut self, id: u32, outbox: &mut Outbox) -> bool {
+        outbox.held_for_replay = false;
+        if outbox.queued || outbox.dropped || outbox.paused || outbox.len == 0 {
+            return false;
+        }
+        outbox.queued = true;
+        self.dirty.push(id);
+        true
+    }
+
+    /// Takes everything queued for one client, paused or not (before a write or end of
+    /// the app's own): HTTP/1.1 chunks for its socket when direct, SSE frames otherwise.
+    pub fn take(&mut self, _id: u32, outbox: &mut Outbox) -> Vec<u8> {
+        let frames = if outbox.is_direct() {
+            outbox.frame_for_wire()
+        } else {
+            outbox.len
+        };
+        self.counters.bytes += frames as u64;
+        let mut taken = Vec::with_capacity(outbox.len);
+        outbox.copy_out(&mut taken);
+        outbox.clear();
         taken
     }
 
-    /// Collects every dirty client's bytes into one batch.
-    pub fn drain(&mut self, reg: &mut Registry<Outbox>) -> Batch {
+    /// Writes every dirty direct client and collects everything else into one batch.
+    pub fn flush(&mut self, reg: &mut Registry<Outbox>) -> Batch {
         let mut batch = Batch {
             dropped: std::mem::take(&mut self.dropped),
             ..Batch::default()
         };
+        self.urgent = false;
         let mut dirty = std::mem::take(&mut self.dirty);
-        let size: usize = dirty
-            .iter()
-            .filter_map(|id| reg.get_mut(*id).map(|o| o.buf.len() + CHUNK_FRAMING))
-            .sum();
-        batch.data.reserve_exact(size.min(u32::MAX as usize));
-        batch.index.reserve(dirty.len() * 3);
         let mut left = Vec::new();
         for id in dirty.drain(..) {
             let Some(outbox) = reg.get_mut(id) else {
                 continue;
             };
-            if outbox.pending() == 0 || outbox.paused || outbox.dropped {
+            if outbox.dropped || outbox.stopped() || outbox.len == 0 {
                 outbox.queued = false;
                 continue;
             }
-            if batch.data.len() + outbox.buf.len() + MAX_ID_LINE + CHUNK_FRAMING > u32::MAX as usize
-            {
+            if outbox.is_direct() {
+                outbox.queued = false;
+                if self.write_direct(id, outbox) || outbox.len == 0 {
+                    continue;
+                }
+            }
+            if batch.data.len() + outbox.len + 64 > u32::MAX as usize {
                 // A batch is indexed with u32 offsets: what does not fit waits for the next one.
                 left.push(id);
                 continue;
             }
             outbox.queued = false;
-            if let Some(body) = outbox.shared.take() {
-                let mut head = Vec::with_capacity(MAX_ID_LINE);
-                frame::push_id(&mut head, id);
-                if outbox.framed {
-                    push_chunk_size(&mut batch.data, head.len() + body.len());
-                }
-                batch.data.extend_from_slice(&head);
-                self.counters.bytes += (head.len() + body.len()) as u64;
-                let at = match batch.bodies.iter().position(|b| Arc::ptr_eq(b, &body)) {
-                    Some(at) => at,
-                    None => {
-                        batch.bodies.push(body);
-                        batch.bodies.len() - 1
-                    }
-                };
-                batch.index.extend([id, batch.data.len() as u32, at as u32]);
+            if outbox.is_direct() {
+                // The socket refused the rest of the turn: Node writes it after whatever it
+                // holds, and the client waits until Node has written everything (`resume`).
+                let handed = outbox.len;
+                hand_over(&mut batch, id, outbox);
+                Self::pause_holding(outbox, handed);
                 continue;
             }
-            let bytes = outbox.buf.len() as u64;
-            if outbox.framed {
-                push_chunk(&mut batch.data, &outbox.buf);
-            } else {
-                batch.data.extend_from_slice(&outbox.buf);
-            }
-            let end32 = batch.data.len() as u32;
-            self.counters.bytes += bytes;
-            outbox.buf.clear();
-            if outbox.buf.capacity() > KEEP_CAPACITY {
-                outbox.buf = Vec::new();
-            }
-            batch.index.extend([id, end32, NO_BODY]);
+            self.counters.bytes += outbox.len as u64;
+            hand_over(&mut batch, id, outbox);
         }
+        batch.gone = std::mem::take(&mut self.gone);
         self.dirty = left;
         if self.dirty.capacity() == 0 {
             self.dirty = dirty;
         }
         batch
-    }
-
-    // provided by the delivery rewrite; placeholder
-    /// Queues a whole frame that is the same bytes for every receiver (it carries an
-    /// event id, not the client id).
-    pub fn push_shared(&mut self, id: u32, outbox: &mut Outbox, frame: &Arc<[u8]>) -> bool {
-        self.push(id, outbox, frame.len(), |buf| buf.extend_from_slice(frame))
     }
 }
 
@@ -316,99 +672,37 @@ mod tests {
         (reg, Delivery::default(), ids)
     }
 
-    fn push(d: &mut Delivery, reg: &mut Registry<Outbox>, id: u32, bytes: &[u8]) -> bool {
-        let outbox = reg.get_mut(id).expect("client");
-        d.push(id, outbox, bytes.len(), |buf| buf.extend_from_slice(bytes))
+    fn ob(reg: &mut Registry<Outbox>, id: u32) -> &mut Outbox {
+        reg.get_mut(id).expect("client")
     }
 
-    /// Each client's bytes as JS writes them: its part of `data`, then its shared body.
+    fn push(d: &mut Delivery, reg: &mut Registry<Outbox>, id: u32, bytes: &[u8]) -> bool {
+        d.push(id, ob(reg, id), bytes.len(), |buf| {
+            buf.extend_from_slice(bytes)
+        })
+    }
+
+    /// Each client's bytes as JS writes them: its entries in a row, bodies included.
     fn split(batch: &Batch) -> Vec<(u32, Vec<u8>)> {
         let mut start = 0;
-        batch
-            .index
-            .chunks(3)
-            .map(|part| {
-                let end = part[1] as usize;
-                let mut bytes = batch.data[start..end].to_vec();
-                if part[2] != NO_BODY {
-                    bytes.extend_from_slice(&batch.bodies[part[2] as usize]);
-                }
-                start = end;
-                (part[0], bytes)
-            })
-            .collect()
+        let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
+        for part in batch.index.chunks(4) {
+            let end = part[1] as usize;
+            let mut bytes = batch.data[start..end].to_vec();
+            if part[2] != NO_BODY {
+                bytes.extend_from_slice(&batch.bodies[part[2] as usize][part[3] as usize..]);
+            }
+            start = end;
+            match out.last_mut() {
+                Some((id, prev)) if *id == part[0] => prev.extend_from_slice(&bytes),
+                _ => out.push((part[0], bytes)),
+            }
+        }
+        out
     }
 
     fn owned(parts: &[(u32, &[u8])]) -> Vec<(u32, Vec<u8>)> {
         parts.iter().map(|(id, b)| (*id, b.to_vec())).collect()
-    }
-
-    #[test]
-    fn one_part_per_client_in_order() {
-        let (mut reg, mut d, ids) = setup(2);
-        assert!(push(&mut d, &mut reg, ids[1], b"a"));
-        assert!(push(&mut d, &mut reg, ids[0], b"b"));
-        assert!(!push(&mut d, &mut reg, ids[1], b"c"));
-        let batch = d.drain(&mut reg);
-        assert_eq!(split(&batch), owned(&[(1, b"ac"), (0, b"b")]));
-        assert!(d.drain(&mut reg).is_empty());
-        assert_eq!(d.counters.frames, 3);
-        assert_eq!(d.counters.bytes, 3);
-    }
-
-    #[test]
-    fn paused_clients_keep_their_bytes_until_resumed() {
-        let (mut reg, mut d, ids) = setup(1);
-        Delivery::pause(reg.get_mut(ids[0]).expect("client"));
-        assert!(!push(&mut d, &mut reg, ids[0], b"x"));
-        assert!(d.drain(&mut reg).is_empty());
-        assert!(d.resume(ids[0], reg.get_mut(ids[0]).expect("client")));
-        push(&mut d, &mut reg, ids[0], b"y");
-        assert_eq!(split(&d.drain(&mut reg)), owned(&[(0, b"xy")]));
-    }
-
-    #[test]
-    fn over_the_cap_drops_once() {
-        let (mut reg, mut d, ids) = setup(2);
-        d.set_max_pending(4);
-        push(&mut d, &mut reg, ids[0], b"abc");
-        push(&mut d, &mut reg, ids[1], b"abc");
-        assert!(push(&mut d, &mut reg, ids[0], b"de"));
-        assert!(!push(&mut d, &mut reg, ids[0], b"f"));
-        let batch = d.drain(&mut reg);
-        assert_eq!(batch.dropped, vec![0]);
-        assert_eq!(split(&batch), owned(&[(1, b"abc")]));
-        assert_eq!(reg.get_mut(ids[0]).expect("client").pending(), 0);
-        assert_eq!(d.counters.dropped, 1);
-    }
-
-    #[test]
-    fn take_empties_the_outbox_and_drain_skips_it() {
-        let (mut reg, mut d, ids) = setup(1);
-        push(&mut d, &mut reg, ids[0], b"x");
-        assert_eq!(d.take(ids[0], reg.get_mut(ids[0]).expect("client")), b"x");
-        assert!(d.drain(&mut reg).is_empty());
-        push(&mut d, &mut reg, ids[0], b"z");
-        assert_eq!(split(&d.drain(&mut reg)), owned(&[(0, b"z")]));
-    }
-
-    #[test]
-    fn framed_outboxes_drain_as_http_chunks() {
-        let (mut reg, mut d, ids) = setup(2);
-        Delivery::set_framed(reg.get_mut(ids[0]).expect("client"), true);
-        let big = vec![b'x'; 300];
-        push(&mut d, &mut reg, ids[0], &big);
-        push(&mut d, &mut reg, ids[1], b"y");
-        let batch = d.drain(&mut reg);
-        let parts = split(&batch);
-        let mut want = b"12c\r\n".to_vec();
-        want.extend_from_slice(&big);
-        want.extend_from_slice(b"\r\n");
-        assert_eq!(parts, owned(&[(0, &want), (1, b"y")]));
-        assert_eq!(d.counters.bytes, 301);
-        let mut one = Vec::new();
-        push_chunk(&mut one, b"abc");
-        assert_eq!(one, b"3\r\nabc\r\n");
     }
 
     fn frame_of(id: u32, body: &[u8]) -> Vec<u8> {
@@ -419,57 +713,137 @@ mod tests {
     }
 
     #[test]
-    fn large_bodies_are_shared_once_per_batch() {
+    fn one_part_per_client_in_order() {
+        let (mut reg, mut d, ids) = setup(2);
+        assert!(push(&mut d, &mut reg, ids[1], b"a"));
+        assert!(push(&mut d, &mut reg, ids[0], b"b"));
+        assert!(!push(&mut d, &mut reg, ids[1], b"c"));
+        let batch = d.flush(&mut reg);
+        assert_eq!(split(&batch), owned(&[(1, b"ac"), (0, b"b")]));
+        assert_eq!(batch.index.len(), 8, "one entry per client");
+        assert!(d.flush(&mut reg).is_empty());
+        assert_eq!(d.counters.frames, 3);
+        assert_eq!(d.counters.bytes, 3);
+    }
+
+    #[test]
+    fn paused_clients_keep_their_bytes_until_resumed() {
+        let (mut reg, mut d, ids) = setup(1);
+        Delivery::pause(ob(&mut reg, ids[0]));
+        assert!(!push(&mut d, &mut reg, ids[0], b"x"));
+        assert!(d.flush(&mut reg).is_empty());
+        assert!(d.resume(ids[0], ob(&mut reg, ids[0])));
+        push(&mut d, &mut reg, ids[0], b"y");
+        assert_eq!(split(&d.flush(&mut reg)), owned(&[(0, b"xy")]));
+    }
+
+    #[test]
+    fn what_one_turn_queues_is_never_judged() {
+        let (mut reg, mut d, ids) = setup(1);
+        d.set_max_pending(4);
+        let big = vec![b'x'; 3 * EARLY];
+        assert!(push(&mut d, &mut reg, ids[0], &big));
+        assert!(d.take_urgent(), "past EARLY, JS is asked to write at once");
+        assert!(!d.take_urgent());
+        let batch = d.flush(&mut reg);
+        assert!(batch.dropped.is_empty());
+        assert_eq!(split(&batch), vec![(0, big)]);
+    }
+
+    #[test]
+    fn refused_bytes_past_the_limit_drop_the_client_once() {
+        let (mut reg, mut d, ids) = setup(2);
+        d.set_max_pending(10);
+        Delivery::pause_holding(ob(&mut reg, ids[0]), 4);
+        Delivery::pause(ob(&mut reg, ids[1]));
+        assert!(
+            !push(&mut d, &mut reg, ids[0], b"abc"),
+            "4 held + 3 = 7: kept"
+        );
+        assert!(!push(&mut d, &mut reg, ids[1], b"abcdefgh"));
+        assert!(
+            push(&mut d, &mut reg, ids[0], b"defg"),
+            "4 + 3 + 4 = 11: dropped"
+        );
+        assert!(!push(&mut d, &mut reg, ids[0], b"h"), "once");
+        let batch = d.flush(&mut reg);
+        assert_eq!(batch.dropped, vec![0]);
+        assert!(batch.index.is_empty());
+        assert_eq!(ob(&mut reg, ids[0]).pending(), 0);
+        assert_eq!(ob(&mut reg, ids[1]).pending(), 8);
+        assert_eq!(d.counters.dropped, 1);
+        // Resumed, the other client's bytes go out; held bytes no longer count.
+        assert!(d.resume(ids[1], ob(&mut reg, ids[1])));
+        assert_eq!(split(&d.flush(&mut reg)), owned(&[(1, b"abcdefgh")]));
+    }
+
+    #[test]
+    fn take_empties_the_outbox_and_flush_skips_it() {
+        let (mut reg, mut d, ids) = setup(1);
+        push(&mut d, &mut reg, ids[0], b"x");
+        assert_eq!(d.take(ids[0], ob(&mut reg, ids[0])), b"x");
+        assert!(d.flush(&mut reg).is_empty());
+        push(&mut d, &mut reg, ids[0], b"z");
+        assert_eq!(split(&d.flush(&mut reg)), owned(&[(0, b"z")]));
+    }
+
+    #[test]
+    fn large_bodies_stay_shared_whatever_else_is_queued() {
         let (mut reg, mut d, ids) = setup(3);
-        Delivery::set_framed(reg.get_mut(ids[1]).expect("client"), true);
         let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
         for id in &ids {
-            assert!(d.push_body(*id, reg.get_mut(*id).expect("client"), &body));
+            push(&mut d, &mut reg, *id, frame::HEARTBEAT);
+            assert!(!d.push_body(*id, ob(&mut reg, *id), &body));
+            push(&mut d, &mut reg, *id, b"after");
         }
-        let batch = d.drain(&mut reg);
+        assert_eq!(
+            Arc::strong_count(&body),
+            4,
+            "every outbox refers to the one body"
+        );
+        let batch = d.flush(&mut reg);
         assert_eq!(
             batch.bodies.len(),
             1,
             "one copy of the body for every client"
         );
-        assert!(batch.index.chunks(3).all(|part| part[2] == 0));
-        let mut framed = format!("{:x}\r\n", SHARE_MIN + 6).into_bytes();
-        framed.extend_from_slice(b"id: 1\n");
-        let parts = split(&batch);
-        assert_eq!(parts[0], (0, frame_of(0, &body)));
-        assert_eq!(parts[1], (1, [framed, body.to_vec()].concat()));
-        assert_eq!(parts[2], (2, frame_of(2, &body)));
-        assert_eq!(d.counters.bytes, 3 * (SHARE_MIN as u64 + 6));
+        for (id, bytes) in split(&batch) {
+            let want = [frame::HEARTBEAT, &frame_of(id, &body), b"after"].concat();
+            assert_eq!(bytes, want);
+        }
+        assert_eq!(
+            d.counters.bytes,
+            3 * (frame::HEARTBEAT.len() + SHARE_MIN + 6 + 5) as u64
+        );
     }
 
     #[test]
-    fn anything_after_a_shared_body_keeps_the_order() {
+    fn push_shared_queues_the_frame_as_is() {
         let (mut reg, mut d, ids) = setup(1);
-        let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
-        let outbox = reg.get_mut(ids[0]).expect("client");
-        d.push_body(0, outbox, &body);
-        d.push(0, outbox, 1, |buf| buf.push(b'!'));
-        d.push_body(0, outbox, &body);
-        let batch = d.drain(&mut reg);
-        assert!(batch.bodies.is_empty());
-        let want = [frame_of(0, &body), b"!".to_vec(), frame_of(0, &body)].concat();
-        assert_eq!(split(&batch), vec![(0, want)]);
-        // take() copies a shared body out too.
-        let outbox = reg.get_mut(ids[0]).expect("client");
-        d.push_body(0, outbox, &body);
-        assert_eq!(d.take(0, outbox), frame_of(0, &body));
-        assert!(d.drain(&mut reg).is_empty());
+        let small: Arc<[u8]> = Arc::from(&b"id: 7\ndata: x\n\n"[..]);
+        let large: Arc<[u8]> = Arc::from(vec![b'l'; SHARE_MIN]);
+        assert!(d.push_shared(ids[0], ob(&mut reg, ids[0]), &small));
+        assert!(!d.push_shared(ids[0], ob(&mut reg, ids[0]), &large));
+        assert_eq!(Arc::strong_count(&large), 2);
+        let batch = d.flush(&mut reg);
+        assert_eq!(split(&batch), vec![(0, [&small[..], &large[..]].concat())]);
     }
 
     #[test]
-    fn shared_bodies_count_against_the_cap() {
+    fn shared_bodies_count_against_the_limit_when_refused() {
         let (mut reg, mut d, ids) = setup(1);
         d.set_max_pending(SHARE_MIN);
+        Delivery::pause(ob(&mut reg, ids[0]));
         let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
-        assert!(d.push_body(0, reg.get_mut(ids[0]).expect("client"), &body));
-        let batch = d.drain(&mut reg);
+        assert!(d.push_body(0, ob(&mut reg, ids[0]), &body));
+        let batch = d.flush(&mut reg);
         assert_eq!(batch.dropped, vec![0]);
         assert!(batch.index.is_empty());
+        assert_eq!(
+            Arc::strong_count(&body),
+            1,
+            "a dropped client lets go of the body"
+        );
     }
 
     #[test]
@@ -478,6 +852,226 @@ mod tests {
         push(&mut d, &mut reg, ids[0], b"x");
         push(&mut d, &mut reg, ids[1], b"y");
         reg.remove(ids[0]);
-        assert_eq!(split(&d.drain(&mut reg)), owned(&[(1, b"y")]));
+        assert_eq!(split(&d.flush(&mut reg)), owned(&[(1, b"y")]));
+    }
+
+    #[test]
+    fn an_idle_outbox_is_small_and_allocates_nothing() {
+        let outbox = Outbox::default();
+        assert!(
+            std::mem::size_of::<Outbox>() <= 80,
+            "{}",
+            std::mem::size_of::<Outbox>()
+        );
+        assert_eq!(outbox.segs.capacity(), 0);
+    }
+
+    #[test]
+    fn chunk_sizes_are_lower_case_hex() {
+        let mut out = Vec::new();
+        push_chunk_size(&mut out, 0x12c);
+        push_chunk_size(&mut out, 1);
+        assert_eq!(out, b"12c\r\n1\r\n");
+    }
+
+    #[cfg(unix)]
+    mod direct_clients {
+        use super::*;
+        use std::io::Read;
+        use std::net::{TcpListener, TcpStream};
+        use std::os::fd::AsRawFd;
+
+        /// A registry of one direct client; returns the server side (keep it open) and the peer.
+        fn direct_pair(
+            reg: &mut Registry<Outbox>,
+            d: &mut Delivery,
+        ) -> (u32, TcpStream, TcpStream) {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let peer = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+            let (server, _) = listener.accept().expect("accept");
+            server.set_nonblocking(true).expect("nonblocking");
+            let id = reg.add(Outbox::default()).expect("id");
+            let fd = Fd::dup(server.as_raw_fd() as i64).expect("a socket");
+            d.set_direct(id, ob(reg, id), fd);
+            (id, server, peer)
+        }
+
+        fn read_exact(peer: &mut TcpStream, n: usize) -> Vec<u8> {
+            let mut out = vec![0; n];
+            peer.read_exact(&mut out).expect("read");
+            out
+        }
+
+        fn chunk(bytes: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            push_chunk_size(&mut out, bytes.len());
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(CRLF);
+            out
+        }
+
+        #[test]
+        fn a_turn_goes_out_as_one_chunk_with_shared_bodies_in_place() {
+            let (mut reg, mut d, _) = setup(0);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
+            let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
+            push(&mut d, &mut reg, id, b"one\n\n");
+            d.push_body(id, ob(&mut reg, id), &body);
+            push(&mut d, &mut reg, id, frame::HEARTBEAT);
+            let batch = d.flush(&mut reg);
+            assert!(batch.is_empty(), "nothing left for JS");
+            let turn = [&b"one\n\n"[..], &frame_of(id, &body), frame::HEARTBEAT].concat();
+            let want = chunk(&turn);
+            assert_eq!(read_exact(&mut peer, want.len()), want);
+            assert_eq!(ob(&mut reg, id).pending(), 0);
+            assert_eq!(d.counters.bytes, turn.len() as u64);
+        }
+
+        #[test]
+        fn what_the_socket_refuses_goes_to_js_in_order_and_the_client_pauses() {
+            let (mut reg, mut d, _) = setup(0);
+            d.set_max_pending(usize::MAX);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
+            // More than any loopback socket buffer takes at once.
+            let mut sent = Vec::new();
+            let mut n = 0u32;
+            let mut handed = Vec::new();
+            while handed.is_empty() {
+                let payload = format!("data: {n}:{}\n\n", "p".repeat(60_000));
+                n += 1;
+                push(&mut d, &mut reg, id, payload.as_bytes());
+                sent.extend_from_slice(payload.as_bytes());
+                let batch = d.flush(&mut reg);
+                if !batch.index.is_empty() {
+                    handed = split(&batch);
+                }
+                assert!(n < 2000, "the socket never refused");
+            }
+            assert_eq!(handed.len(), 1);
+            assert!(
+                ob(&mut reg, id).paused,
+                "paused until Node has written the rest"
+            );
+            assert_eq!(ob(&mut reg, id).held, handed[0].1.len());
+            // While paused, frames wait in Rust.
+            push(&mut d, &mut reg, id, b"data: last\n\n");
+            sent.extend_from_slice(b"data: last\n\n");
+            assert!(d.flush(&mut reg).is_empty());
+            // Read everything the kernel took, then JS's part, then what Rust still holds.
+            let direct_part = {
+                peer.set_nonblocking(true).expect("nb");
+                let mut got = Vec::new();
+                let mut buf = vec![0u8; 1 << 16];
+                let mut idle = 0;
+                while idle < 50 {
+                    match peer.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            got.extend_from_slice(&buf[..k]);
+                            idle = 0;
+                        }
+                        Err(_) => {
+                            idle += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                        }
+                    }
+                }
+                got
+            };
+            assert!(d.resume(id, ob(&mut reg, id)));
+            let rest = d.take(id, ob(&mut reg, id));
+            let wire = [direct_part, handed[0].1.clone(), rest].concat();
+            // Decode the chunks: together they are exactly what was sent, in order.
+            let mut decoded = Vec::new();
+            let mut at = 0;
+            while at < wire.len() {
+                let line = wire[at..]
+                    .windows(2)
+                    .position(|w| w == CRLF)
+                    .expect("size line");
+                let size = usize::from_str_radix(
+                    std::str::from_utf8(&wire[at..at + line]).expect("hex"),
+                    16,
+                )
+                .expect("hex");
+                at += line + 2;
+                decoded.extend_from_slice(&wire[at..at + size]);
+                at += size;
+                assert_eq!(&wire[at..at + 2], CRLF);
+                at += 2;
+            }
+            assert_eq!(decoded, sent);
+        }
+
+        #[test]
+        fn a_loop_that_piles_up_is_written_out_as_it_goes() {
+            let (mut reg, mut d, _) = setup(0);
+            d.set_max_pending(1);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
+            let frame = vec![b'f'; 1000];
+            for _ in 0..(EARLY / 1000 + 1) {
+                push(&mut d, &mut reg, id, &frame);
+            }
+            assert_eq!(
+                ob(&mut reg, id).pending(),
+                0,
+                "written mid-turn, before any flush"
+            );
+            assert!(!d.take_urgent(), "direct clients need no help from JS");
+            let want = chunk(&frame.repeat(EARLY / 1000 + 1));
+            assert_eq!(read_exact(&mut peer, want.len()), want);
+        }
+
+        #[test]
+        fn short_of_descriptors_idle_direct_clients_go_back_to_js() {
+            let (mut reg, mut d, _) = setup(0);
+            let (busy, _s0, _p0) = direct_pair(&mut reg, &mut d);
+            let (gone, _s1, _p1) = direct_pair(&mut reg, &mut d);
+            let (a, _s2, _p2) = direct_pair(&mut reg, &mut d);
+            let (b, _s3, _p3) = direct_pair(&mut reg, &mut d);
+            let (c, _s4, _p4) = direct_pair(&mut reg, &mut d);
+            Delivery::pause(ob(&mut reg, busy));
+            push(&mut d, &mut reg, busy, b"waiting");
+            reg.remove(gone);
+            // Two per decline, oldest idle first; busy and removed clients are skipped.
+            d.release_direct(&mut reg);
+            assert_eq!(d.take_released(), vec![a, b]);
+            assert!(!ob(&mut reg, a).is_direct() && !ob(&mut reg, b).is_direct());
+            assert!(
+                ob(&mut reg, busy).is_direct(),
+                "a client with bytes waiting stays"
+            );
+            assert!(ob(&mut reg, c).is_direct());
+            d.release_direct(&mut reg);
+            assert_eq!(d.take_released(), vec![c]);
+            // A released client's frames now go to JS, as SSE frames.
+            push(&mut d, &mut reg, a, b"data: x\n\n");
+            assert_eq!(split(&d.flush(&mut reg)), owned(&[(a, b"data: x\n\n")]));
+        }
+
+        #[test]
+        fn a_broken_connection_is_reported_once_and_forgotten() {
+            let (mut reg, mut d, _) = setup(0);
+            let (id, server, peer) = direct_pair(&mut reg, &mut d);
+            drop(peer);
+            drop(server);
+            let mut gone = Vec::new();
+            for _ in 0..100 {
+                push(&mut d, &mut reg, id, b"data: x\n\n");
+                let batch = d.flush(&mut reg);
+                if !batch.gone.is_empty() {
+                    gone = batch.gone;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            assert_eq!(gone, vec![id]);
+            assert!(
+                !ob(&mut reg, id).is_direct(),
+                "the duplicate is closed at once"
+            );
+            assert!(!push(&mut d, &mut reg, id, b"more"));
+            assert!(d.flush(&mut reg).is_empty(), "reported once");
+        }
     }
 }

@@ -3,9 +3,10 @@
 //! `index.js` owns the `req`/`res` objects and calls these methods with numeric ids.
 //! Whenever frames become pending, the hub calls the JS `wake` function through an
 //! unref'd threadsafe function; `wake` runs on a later turn of the event loop and
-//! calls `drain()` to get one batch to write. Calls from other threads (Redis)
+//! calls `drain()`, which writes every direct client's turn to its socket and returns
+//! one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
 //! go through the same lock and the same wake-up. The state lives in `state.rs`;
-//! the Redis part of this surface in `redis/api.rs`; with history on, broadcasts carry
+//! the Redis part of this surface in `hub_redis.rs`; with history on, broadcasts carry
 //! event ids and a client added with `Last-Event-ID` is held until `replay` (`history.rs`).
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 
 use crate::delivery::{Delivery, Outbox, MAX_ID_LINE};
+use crate::direct::{self, Fd};
 use crate::frame;
 use crate::history::EventId;
 use crate::registry::Room;
@@ -25,18 +27,31 @@ use crate::state::{Shared, State};
 /// The JS-side room: a string or a number.
 pub type JsRoom = Either<String, f64>;
 
-/// What one `drain()` returns: bytes for several clients and how to split them.
+/// In a batch's index: the entry has no shared body.
+#[napi]
+pub const NO_BODY: u32 = crate::delivery::NO_BODY;
+
+/// Whether this build writes to sockets directly (Unix); elsewhere JS writes every byte.
+#[napi]
+pub const DIRECT: bool = direct::SUPPORTED;
+
+/// What one `drain()` returns: bytes for the clients Rust did not write itself.
 #[napi(object)]
 pub struct Batch {
     /// Every client's bytes, one after the other.
     pub data: Buffer,
-    /// `(client id, end offset in data, body)` triples: a client's bytes are its part of
-    /// `data`, then `bodies[body]` (and `\r\n` when framed) unless body is 0xFFFFFFFF.
+    /// `(client id, end offset in data, body, from)` entries, a client's in a row: each is
+    /// the part of `data` after the previous entry's end, then `bodies[body]` from byte
+    /// `from` on, unless body is `NO_BODY`. A direct client's bytes are HTTP/1.1 chunks for its socket (the rest of
+    /// a write the socket refused: the client is paused until `resume`); any other
+    /// client's are SSE frames for `res.write`.
     pub index: Uint32Array,
     /// Large broadcast bodies, each once, shared by the clients that receive them.
     pub bodies: Vec<Buffer>,
-    /// Ids of clients dropped for passing the pending-bytes cap.
+    /// Ids of clients dropped because their sockets refused more than `maxPendingBytes`.
     pub dropped: Uint32Array,
+    /// Ids of direct clients whose connection broke (`EPIPE`, `ECONNRESET`…).
+    pub gone: Uint32Array,
 }
 
 #[napi(object)]
@@ -156,10 +171,15 @@ impl Hub {
             .ok_or_else(|| Error::new(Status::GenericFailure, "client ids exhausted".to_owned()))
     }
 
-    /// Forgets a client and its pending bytes; false if it was not registered.
+    /// Forgets a client and its pending bytes (closing its duplicate socket, if any);
+    /// false if it was not registered.
     #[napi(catch_unwind)]
     pub fn remove(&self, id: u32) -> bool {
-        self.shared.state.lock().reg.remove(id).is_some()
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        let removed = reg.remove(id).is_some();
+        out.forget_direct(reg);
+        removed
     }
 
     #[napi(catch_unwind)]
@@ -286,7 +306,7 @@ impl Hub {
         let batch = {
             let mut st = self.shared.state.lock();
             let State { reg, out, .. } = &mut *st;
-            out.drain(reg)
+            out.flush(reg)
         };
         if batch.is_empty() {
             return None;
@@ -296,22 +316,64 @@ impl Hub {
             index: Uint32Array::new(batch.index),
             bodies: batch.bodies.iter().map(|b| b.to_vec().into()).collect(),
             dropped: Uint32Array::new(batch.dropped),
+            gone: Uint32Array::new(batch.gone),
         })
     }
 
-    /// Framed clients get their batches as HTTP/1.1 chunks, to write straight to the socket.
+    /// True once after a client written through JS piled up past 64 KiB in this turn:
+    /// JS should write what is pending now, as `res.write` would have.
     #[napi(catch_unwind)]
-    pub fn set_framed(&self, id: u32, framed: bool) {
-        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            Delivery::set_framed(outbox, framed);
+    pub fn take_urgent(&self) -> bool {
+        self.shared.state.lock().out.take_urgent()
+    }
+
+    /// From now on Rust writes this client's turns to its socket, through a duplicate
+    /// of `fd` (the socket's descriptor, which Node owns). False when it cannot (not a
+    /// non-blocking stream socket, or not a Unix build): JS keeps writing it. When Node
+    /// still `held` bytes for the socket, the client starts paused (see `pause`).
+    #[napi(catch_unwind)]
+    pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        if !out.direct_allowed(reg) {
+            return false;
+        }
+        let Some(outbox) = reg.get_mut(id) else {
+            return false;
+        };
+        if outbox.is_direct() || outbox.pending() > 0 {
+            return outbox.is_direct();
+        }
+        match Fd::dup(fd) {
+            Ok(fd) => {
+                out.set_direct(id, outbox, fd);
+                if held > 0.0 {
+                    Delivery::pause_holding(outbox, held as usize);
+                }
+                true
+            }
+            Err(direct::Declined::Scarce) => {
+                out.short_of_descriptors(reg);
+                false
+            }
+            Err(direct::Declined::Crowded | direct::Declined::NotASocket) => false,
         }
     }
 
-    /// The client's socket is full: keep its frames queued until `resume`.
+    /// Clients sent back to the JS path (their duplicates closed) because descriptors
+    /// ran short; JS writes them through `res.write` from now on.
     #[napi(catch_unwind)]
-    pub fn pause(&self, id: u32) {
+    pub fn take_released(&self) -> Uint32Array {
+        Uint32Array::new(self.shared.state.lock().out.take_released())
+    }
+
+    /// The client's socket refused bytes (`held` of them wait in Node): keep its frames
+    /// queued until `resume`; they count against `maxPendingBytes`.
+    #[napi(catch_unwind)]
+    pub fn pause(&self, id: u32, held: Option<f64>) {
         if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            Delivery::pause(outbox);
+            let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0);
+            Delivery::pause_holding(outbox, held as usize);
         }
     }
 
@@ -399,8 +461,21 @@ impl Hub {
         let outbox = reg.get_mut(id)?;
         let early = out.take(id, outbox);
         out.counters.bytes = out.counters.bytes.saturating_sub(early.len() as u64);
-        Delivery::pause(outbox);
+        Delivery::hold(outbox);
         Some(upto.map_or_else(String::new, |id| id.to_string()))
+    }
+
+    /// Ends a `holdForReplay` without a replay (the Redis replay failed): the client's
+    /// frames go out as they are.
+    #[napi(catch_unwind)]
+    pub fn release_hold(&self, env: Env, id: u32) {
+        let wake = {
+            let mut st = self.shared.state.lock();
+            let State { reg, out, .. } = &mut *st;
+            reg.get_mut(id)
+                .is_some_and(|outbox| out.release(id, outbox))
+        };
+        self.woke(&env, wake);
     }
 
     /// Sends a held client every kept broadcast of its rooms (and of `"*"`) with

@@ -8,12 +8,14 @@
 //! - `state`: what the JS thread and the Redis task share (registry, delivery,
 //!   history, the wake-up);
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
-//! - `delivery`: per-client pending bytes, caps, backpressure and batches;
+//! - `delivery`: per-client pending bytes, limits, backpressure and batches;
+//! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
 //! - `frame`: SSE frame encoding.
 #![deny(clippy::all)]
 
 pub mod delivery;
+pub mod direct;
 pub mod frame;
 pub mod history;
 pub mod hub;

@@ -81,23 +81,8 @@ impl State {
         let Some(outbox) = reg.get_mut(client) else {
             return false;
         };
-        let since = out.take(client, outbox);
-        // `take` counted these bytes as written; they are only put back.
-        out.counters.bytes = out.counters.bytes.saturating_sub(since.len() as u64);
-        let cap = out.max_pending();
-        let replay: usize = frames.iter().map(|f| f.len()).sum();
-        out.set_max_pending(cap.saturating_add(replay).saturating_add(since.len()));
-        for frame in frames {
-            out.push_shared(client, outbox, frame);
-        }
-        if !since.is_empty() {
-            out.push(client, outbox, since.len(), |buf| {
-                buf.extend_from_slice(&since)
-            });
-            out.counters.frames = out.counters.frames.saturating_sub(1);
-        }
-        out.set_max_pending(cap);
-        out.resume(client, outbox)
+        out.prepend(outbox, frames);
+        out.release(client, outbox)
     }
 }
 
@@ -163,11 +148,11 @@ mod tests {
     /// The bytes a drain hands to JS for each client (no shared bodies in these tests).
     fn drained(st: &mut State) -> Vec<(u32, Vec<u8>)> {
         let State { reg, out, .. } = st;
-        let batch = out.drain(reg);
+        let batch = out.flush(reg);
         let mut start = 0;
         batch
             .index
-            .chunks(3)
+            .chunks(4)
             .map(|part| {
                 assert_eq!(part[2], NO_BODY);
                 let end = part[1] as usize;
@@ -207,7 +192,7 @@ mod tests {
         let c = st.reg.add(Outbox::default()).expect("id");
         let State { reg, out, .. } = &mut st;
         let outbox = reg.get_mut(c).expect("client");
-        Delivery::pause(outbox);
+        Delivery::hold(outbox);
         out.push(c, outbox, 3, |buf| buf.extend_from_slice(b"new"));
         assert!(drained(&mut st).is_empty(), "held");
         let frames: Vec<Arc<[u8]>> = vec![Arc::from(&b"old1"[..]), Arc::from(&b"old2"[..])];
