@@ -856,6 +856,31 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_hold_outlasts_backpressure_and_the_replay_goes_first() {
+        let (mut reg, mut d, ids) = setup(1);
+        let c = ids[0];
+        Delivery::hold(ob(&mut reg, c));
+        Delivery::pause_holding(ob(&mut reg, c), 3);
+        push(&mut d, &mut reg, c, b"new");
+        // The socket drained: backpressure ends, the hold does not.
+        assert!(!d.resume(c, ob(&mut reg, c)));
+        assert!(d.flush(&mut reg).is_empty(), "still held for its replay");
+        let big: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
+        let frames: Vec<Arc<[u8]>> = vec![
+            Arc::from(&b"old1"[..]),
+            Arc::clone(&big),
+            Arc::from(&b"old2"[..]),
+        ];
+        d.prepend(ob(&mut reg, c), &frames);
+        assert!(
+            d.release(c, ob(&mut reg, c)),
+            "released with bytes: JS must run"
+        );
+        let want = [b"old1".to_vec(), big.to_vec(), b"old2new".to_vec()].concat();
+        assert_eq!(split(&d.flush(&mut reg)), vec![(c, want)]);
+    }
+
+    #[test]
     fn an_idle_outbox_is_small_and_allocates_nothing() {
         let outbox = Outbox::default();
         assert!(
