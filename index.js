@@ -221,6 +221,7 @@ function close() {
 function stats() {
   const stats = hub.stats()
   stats.redis = hub.redisStats()
+  stats.binding = native.binding
   return stats
 }
 
@@ -293,6 +294,7 @@ Object.assign(sse, {
   useRedis,
   closeRedis,
   Client,
+  binding: native.binding,
 })
 
 module.exports = sse

@@ -47,6 +47,7 @@ impl State {
 pub struct Shared {
     pub state: Mutex<State>,
     /// Set while this process shares its broadcasts through Redis.
+    #[cfg(not(target_family = "wasm"))]
     pub redis: Mutex<Option<crate::redis::Link>>,
     scheduled: AtomicBool,
     /// True while the wake-up holds the event loop open (JS thread only; see `hold`).
@@ -164,6 +165,7 @@ impl Hub {
         Ok(Hub {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
+                #[cfg(not(target_family = "wasm"))]
                 redis: Mutex::new(None),
                 scheduled: AtomicBool::new(false),
                 held: AtomicBool::new(false),
@@ -265,6 +267,7 @@ impl Hub {
         let body = body(event.as_deref(), &data)?;
         let (reached, wake) = self.shared.state.lock().broadcast(&room, &body);
         self.woke(&env, wake);
+        #[cfg(not(target_family = "wasm"))]
         if let Some(link) = self.shared.redis.lock().as_ref() {
             link.publish(&room, event.as_deref(), &data);
         }
@@ -395,5 +398,47 @@ impl Hub {
             dropped: st.out.counters.dropped as f64,
             max_pending_bytes: st.out.max_pending() as f64,
         }
+    }
+}
+
+/// The WASI build has no Redis (tokio's networking does not build for wasm): the same
+/// methods as `src/redis`, saying so.
+#[cfg(target_family = "wasm")]
+#[napi]
+impl Hub {
+    /// Always rejects: Redis sharing needs a native build.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "url: string, prefix: string, onStatus: (status: string, detail: string) => void",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn use_redis<'env>(
+        &self,
+        env: &'env Env,
+        _url: String,
+        _prefix: String,
+        _on_status: Function<'env, napi::bindgen_prelude::Unknown<'env>, ()>,
+    ) -> Result<napi::bindgen_prelude::Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        deferred.reject(Error::from_reason(
+            "useRedis is not available in the WASI build of simple-sse-rs (binding \"wasm32-wasi\"): \
+             Redis sharing needs the native addon for this platform"
+                .to_owned(),
+        ));
+        Ok(promise)
+    }
+
+    /// Resolves at once: there is never a link to close.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close_redis<'env>(&self, env: &'env Env) -> Result<napi::bindgen_prelude::Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        deferred.resolve(|_| Ok(()));
+        Ok(promise)
+    }
+
+    /// Always null: no link.
+    #[napi(catch_unwind, ts_return_type = "null")]
+    pub fn redis_stats(&self) -> Option<u32> {
+        None
     }
 }
