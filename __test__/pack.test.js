@@ -139,6 +139,15 @@ test('the main tarball: the runtime files, LICENSE, no binary, no install script
   for (const key of ['repository', 'homepage', 'bugs']) assert.ok(manifest[key], `package.json has ${key}`)
 })
 
+test('README links work on the registry page: absolute, or files in the tarball', () => {
+  const files = new Set(mainPacked.files.map((f) => f.path))
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
+  const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1])
+  assert.ok(targets.length > 5, 'the README has links')
+  const broken = targets.filter((t) => !/^(https?:|mailto:|#)/.test(t) && !files.has(t.replace(/^\.\//, '').split('#')[0]))
+  assert.deepEqual(broken, [])
+})
+
 test('each platform package holds its build, with os/cpu/libc set', () => {
   assert.ok(tarballs[platform] || !process.env.CI, `the ${platform} package is built`)
   for (const [p, packed] of Object.entries(tarballs)) {
