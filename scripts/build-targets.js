@@ -31,6 +31,13 @@ const TARGETS = [
 
 const ci = Boolean(process.env.CI)
 
+/** zig links what the host's own toolchain cannot: other OSes, and glibc 2.17 everywhere. */
+function usesZig(target) {
+  if (!target.zig) return false
+  if (target.platform.startsWith('darwin') && process.platform === 'darwin') return false
+  return true
+}
+
 function has(cmd, args = ['--version']) {
   const r = spawnSync(cmd, args, { stdio: 'ignore' })
   return r.status === 0
@@ -49,7 +56,7 @@ function missingFor(target, rustTargets) {
   if (rustTargets !== null && !rustTargets.includes(target.triple)) {
     missing.push(`the Rust target (rustup target add ${target.triple})`)
   }
-  if (target.zig) {
+  if (usesZig(target)) {
     // PyPI's ziglang has no `zig` on PATH; cargo-zigbuild finds it through `python3 -m ziglang`.
     if (!has('zig', ['version']) && !has('python3', ['-m', 'ziglang', 'version'])) {
       missing.push('zig (pip install ziglang==0.17.0)')
@@ -92,7 +99,7 @@ function main() {
       // writes is a by-product nobody reads (index.d.ts is hand-written): keep it in target/.
       '--dts', path.relative(dir, path.join(root, 'target', 'napi', `${target.platform}.d.ts`)),
     ]
-    if (target.zig) args.push('--cross-compile')
+    if (usesZig(target)) args.push('--cross-compile')
     console.log(`build:targets: ${target.platform}: napi ${args.slice(1).join(' ')}`)
     const started = Date.now()
     const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' })
