@@ -30,9 +30,15 @@ function isMusl() {
   // glibcVersionRuntime is set exactly when Node runs on glibc.
   try {
     if (process.report && typeof process.report.getReport === 'function') {
+      // Skip the report's network section (slow where DNS is); restore the app's setting.
+      const excludeNetwork = process.report.excludeNetwork
       process.report.excludeNetwork = true
-      const { header } = process.report.getReport()
-      return !(header && header.glibcVersionRuntime)
+      try {
+        const { header } = process.report.getReport()
+        return !(header && header.glibcVersionRuntime)
+      } finally {
+        process.report.excludeNetwork = excludeNetwork
+      }
     }
   } catch {
     // fall through
