@@ -130,3 +130,13 @@ test('NAPI_RS_FORCE_WASI=1 without a WASI build fails with the same clear error'
   assert.match(r.stderr, new RegExp(`the native addon for ${platform}: skipped \\(NAPI_RS_FORCE_WASI is set\\)`))
   assert.match(r.stderr, /SIMPLE_SSE_RS_NO_ADDON/)
 })
+
+test('a platform without a prebuilt package: the error names it and points to the WASI build', { skip: process.platform === 'linux' ? false : 'Linux only' }, (t) => {
+  const dir = fakeInstall(t)
+  const code = "Object.defineProperty(process, 'arch', { value: 'riscv64' }); require('simple-sse-rs')"
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: dir, encoding: 'utf8' })
+  assert.notEqual(r.status, 0)
+  assert.match(r.stderr, /no build of its native addon loads on this platform \(linux-riscv64-(gnu|musl), /)
+  assert.match(r.stderr, /package simple-sse-rs-linux-riscv64-(gnu|musl): not installed/)
+  assert.match(r.stderr, /There is no prebuilt native package for linux-riscv64-(gnu|musl): use the WASI build,\n +npm install --cpu=wasm32 simple-sse-rs-wasm32-wasi/)
+})

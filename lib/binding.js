@@ -80,7 +80,7 @@ function wantsWasi() {
 function load() {
   const platform = detectPlatform()
   const forced = wantsWasi()
-  /** `{ what, outcome }` for the error message. */
+  /** What was tried and what happened, for the error message. */
   const tried = []
   const attempt = (what, binding, request, { file = false } = {}) => {
     if (file && !fs.existsSync(request)) {
@@ -100,7 +100,7 @@ function load() {
     const file = path.resolve(override)
     const binding = file.endsWith('.cjs') ? WASI : platform
     const got = attempt(`NAPI_RS_NATIVE_LIBRARY_PATH=${override}`, binding, file, { file: true })
-    if (got) return got
+    if (got) return binding === WASI ? wasiLoaded(got, platform, true) : got
   }
 
   if (!forced) {
@@ -130,12 +130,19 @@ function load() {
       ...tried.map((t) => `  - ${t}`),
       `Prebuilt packages exist for: ${SUPPORTED.join(', ')}; the WASI build (${NAME}-${WASI}) runs on any other platform with Node.js >= 20.19.`,
       'What to do:',
-      `  - npm installs only the package matching this platform (${NAME}-${platform}), from optionalDependencies:`,
-      '    install again without --no-optional / --omit=optional, and if package-lock.json was made on another',
-      '    platform, delete node_modules and package-lock.json and run npm install again (npm/cli#4828).',
-      `  - On another platform, or to use the WASI build: npm install --cpu=wasm32 ${NAME}-${WASI}`,
-      '    (and set NAPI_RS_FORCE_WASI=1 to prefer it over a native build).',
-      '  - Report the platform at https://github.com/simple-sse-rs/simple-sse-rs/issues',
+      ...(SUPPORTED.includes(platform)
+        ? [
+            `  - npm installs the package for this platform (${NAME}-${platform}) from optionalDependencies:`,
+            '    install again without --no-optional / --omit=optional; if package-lock.json or node_modules came',
+            '    from another platform, delete both and run npm install here (npm/cli#4828).',
+            `  - Or use the WASI build: npm install --cpu=wasm32 ${NAME}-${WASI}`,
+          ]
+        : [
+            `  - There is no prebuilt native package for ${platform}: use the WASI build,`,
+            `    npm install --cpu=wasm32 ${NAME}-${WASI}`,
+          ]),
+      '    (NAPI_RS_FORCE_WASI=1 makes the package prefer it over a native build).',
+      '  - Report a platform that should be supported: https://github.com/simple-sse-rs/simple-sse-rs/issues',
     ].join('\n'),
   )
   err.code = 'SIMPLE_SSE_RS_NO_ADDON'
