@@ -140,3 +140,16 @@ test('a platform without a prebuilt package: the error names it and points to th
   assert.match(r.stderr, /package simple-sse-rs-linux-riscv64-(gnu|musl): not installed/)
   assert.match(r.stderr, /There is no prebuilt native package for linux-riscv64-(gnu|musl): use the WASI build,\n +npm install --cpu=wasm32 simple-sse-rs-wasm32-wasi/)
 })
+
+test('a native build that fails to load is named in the fallback warning', { skip: noWasi }, (t) => {
+  // A broken "addon" in the platform package: the loader says why, then falls back to WASI.
+  const dir = fakeInstall(t, { 'simple-sse-rs-wasm32-wasi': wasiPackageFiles() })
+  const pkg = path.join(dir, 'node_modules', `simple-sse-rs-${platform}`)
+  fs.mkdirSync(pkg)
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `simple-sse-rs-${platform}`, main: `simple-sse-rs.${platform}.node` }))
+  fs.writeFileSync(path.join(pkg, `simple-sse-rs.${platform}.node`), 'not a shared object')
+  const r = load(dir, { ...process.env, NODE_OPTIONS: '--disable-warning=ExperimentalWarning' })
+  assert.equal(r.status, 0, r.stderr)
+  assert.equal(r.binding, 'wasm32-wasi')
+  assert.match(r.stderr, new RegExp(`no native addon for ${platform} loaded \\(package simple-sse-rs-${platform}: does not load \\(.+\\)\\); using the WASI build`))
+})

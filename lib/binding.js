@@ -100,7 +100,7 @@ function load() {
     const file = path.resolve(override)
     const binding = file.endsWith('.cjs') ? WASI : platform
     const got = attempt(`NAPI_RS_NATIVE_LIBRARY_PATH=${override}`, binding, file, { file: true })
-    if (got) return binding === WASI ? wasiLoaded(got, platform, true) : got
+    if (got) return binding === WASI ? wasiLoaded(got, platform, true, tried) : got
   }
 
   if (!forced) {
@@ -118,10 +118,10 @@ function load() {
   for (const dir of [root, path.join(root, 'npm', WASI)]) {
     const file = path.join(dir, `${NAME}.wasi.cjs`)
     const got = attempt(file, WASI, file, { file: true })
-    if (got) return wasiLoaded(got, platform, forced)
+    if (got) return wasiLoaded(got, platform, forced, tried)
   }
   const got = attempt(`package ${NAME}-${WASI} (the WASI build)`, WASI, `${NAME}-${WASI}`)
-  if (got) return wasiLoaded(got, platform, forced)
+  if (got) return wasiLoaded(got, platform, forced, tried)
 
   const err = new Error(
     [
@@ -151,11 +151,14 @@ function load() {
   throw err
 }
 
-function wasiLoaded(got, platform, forced) {
+function wasiLoaded(got, platform, forced, tried) {
   wellFormedStrings(got.exports.Hub)
   if (!forced) {
+    // A native build that exists but fails (e.g. a glibc too old) is worth naming.
+    const failed = tried.filter((t) => t.includes(': does not load ('))
     process.emitWarning(
-      `no native addon for ${platform} loaded; using the WASI build (slower, no Redis). ` +
+      `no native addon for ${platform} loaded${failed.length ? ` (${failed.join('; ')})` : ''}; ` +
+        'using the WASI build (slower, no Redis). ' +
         'Set NAPI_RS_FORCE_WASI=1 to choose it explicitly and silence this warning.',
       { type: 'SimpleSseRsWarning', code: 'SIMPLE_SSE_RS_WASI' },
     )
