@@ -7,13 +7,10 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { root, built, skipUnless, which, arm64Root, arm64Node, ownRunEnv } = require('./fixtures/targets')
+const { root, arm64Root, arm64Skip, arm64Node, ownRunEnv } = require('./fixtures/targets')
 
 const dir = arm64Root()
-const skip = skipUnless(
-  built('linux-arm64-gnu') && dir && which('qemu-aarch64-static'),
-  "needs the linux-arm64-gnu build (npm run build:targets linux-arm64-gnu), qemu-user-static (apt-get install qemu-user-static) and Debian's arm64 Node.js (npm run arm64:node)",
-)
+const skip = arm64Skip()
 
 function runArm64(args) {
   const { cmd, args: pre } = arm64Node(dir)
