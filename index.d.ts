@@ -1,11 +1,13 @@
 // Type definitions for simple-sse-rs: the simple-sse 0.0.3 API on a Rust core.
 //
-// `export =` of one value merged with a type-only namespace, so every import form works:
+// This file types the CommonJS entry (index.js): `export =` of one value merged with a
+// type-only namespace, so every require-style import form works:
 //   import sse = require('simple-sse-rs')
-//   import sse from 'simple-sse-rs'               (ES modules, or esModuleInterop)
+//   import sse from 'simple-sse-rs'               (esModuleInterop)
 //   import { add, send, type Client } from 'simple-sse-rs'
-// Keep the namespace free of values (no class, const or function): a value in it would
-// clash with the `sse` const. Checked by __test__/types.test.js.
+// ES modules get index.d.mts (package.json "exports"), which names exactly what index.mjs
+// exports. Keep the namespace free of values (no class, const or function): a value in it
+// would clash with the `sse` const. Checked by __test__/types.test.js and `attw --pack`.
 
 import type { EventEmitter } from 'node:events'
 import type { ServerResponse } from 'node:http'
@@ -48,24 +50,66 @@ declare namespace sse {
 
   /** `sse.Client`: for `instanceof` checks only; clients are made by `add`. */
   interface ClientConstructor {
-    readonly prototype: Client<any>
-    [Symbol.hasInstance](value: unknown): value is Client<any>
+    readonly prototype: Client<ResponseLike>
+    [Symbol.hasInstance](value: unknown): value is Client<ResponseLike>
   }
 
   /** A client object or its numeric id. */
   type ClientRef = Client<any> | number
 
   interface DropInfo {
-    /** Why the client was dropped: it did not read fast enough. */
-    reason: 'slow'
-    /** The cap it passed. */
-    maxPendingBytes: number
+    /**
+     * Why the client was dropped: `'slow'` when it did not read fast enough (more than
+     * `maxPendingBytes` waited for it), `'error'` when writing to its response failed.
+     */
+    reason: 'slow' | 'error'
+    /** The cap it passed (reason `'slow'`). */
+    maxPendingBytes?: number
+    /** What the response threw or emitted (reason `'error'`). */
+    error?: unknown
+  }
+
+  /** The `'gap'` event: a reconnecting client asked for events older than the history keeps. */
+  interface GapInfo {
+    /** The `Last-Event-ID` the client sent. */
+    lastEventId: string
+    /** The oldest event id still in the history. */
+    oldestId: string
   }
 
   interface RedisStatus {
-    /** `'down'` when the connection to Redis was lost, `'up'` when it is back (resubscribed). */
-    status: 'up' | 'down'
+    /**
+     * `'down'` when the connection to Redis was lost, `'up'` when it is back (resubscribed),
+     * `'overflow'` when broadcasts waiting to be published were dropped, `'too-large'` when a
+     * broadcast was too large to publish.
+     */
+    status: 'up' | 'down' | 'overflow' | 'too-large'
     detail: string
+    /** Broadcasts dropped (status `'overflow'`). */
+    dropped?: number
+  }
+
+  /**
+   * Which build of the core `require` loaded: a platform's native addon, or the WASI build
+   * (`'wasm32-wasi'`: no Redis; see the README's supported platforms).
+   */
+  type Binding =
+    | 'linux-x64-gnu'
+    | 'linux-arm64-gnu'
+    | 'linux-x64-musl'
+    | 'linux-arm64-musl'
+    | 'darwin-x64'
+    | 'darwin-arm64'
+    | 'win32-x64-msvc'
+    | 'wasm32-wasi'
+    | (string & {})
+
+  /** `stats().history`: the events kept for clients that reconnect with `Last-Event-ID`. */
+  interface HistoryStats {
+    /** Events kept. */
+    length: number
+    oldestId: string | null
+    newestId: string | null
   }
 
   interface RedisOptions {
@@ -89,6 +133,10 @@ declare namespace sse {
     maxPendingBytes: number
     /** The Redis link's counters, or `null` when `useRedis` is not in effect. */
     redis: RedisStats | null
+    /** Which build of the core is running (as `sse.binding`). */
+    binding: Binding
+    /** The replay history, when `history` is on. */
+    history?: HistoryStats
   }
 
   interface RedisStats {
@@ -109,15 +157,28 @@ declare namespace sse {
   }
 
   interface SimpleSSE extends EventEmitter {
-    /** The live clients in add order. The same array for the life of the process: read it, don't change it. */
-    readonly clients: readonly Client<any>[]
+    /**
+     * The live clients in add order. The same array for the life of the process: read it,
+     * don't change it. Typed by what `add` accepts: narrow `res` yourself if you need more.
+     */
+    readonly clients: readonly Client<ResponseLike>[]
     /** Heartbeat interval in ms (default 20000); `0` turns the heartbeat off. Takes effect at once. */
-    heartbeat: number
+    get heartbeat(): number
+    /** A number of ms, or a string of digits. */
+    set heartbeat(ms: number | `${number}`)
     /** Bytes that may wait for one client before it is dropped (default 1 MiB). */
     maxPendingBytes: number
+    /**
+     * Events kept for clients that reconnect with `Last-Event-ID` (default 0: off).
+     * Set a number of events, or a string of digits.
+     */
+    get history(): number
+    set history(events: number | `${number}`)
+    /** Which build of the core `require` loaded (`'linux-x64-gnu'`, `'wasm32-wasi'`, …). */
+    readonly binding: Binding
 
     /** The client with this id, or `null`. */
-    getClient(id: number): Client<any> | null
+    getClient(id: number): Client<ResponseLike> | null
     /**
      * Registers an SSE client: turns the socket timeout off, writes the event-stream
      * headers, removes the client when the connection closes and starts the heartbeat.
@@ -145,6 +206,8 @@ declare namespace sse {
     setRetry(client: ClientRef, retry: number | `${number}`): void
     /** Writes `:heartbeat signal\n\n` to every client now. */
     sendHeartbeat(): void
+    /** Writes everything pending now, instead of on the next turn of the event loop. */
+    flush(): void
     /** Graceful shutdown: writes what is pending, ends every response, stops the heartbeat, empties the registry. */
     close(): void
     /** Counters for dashboards and tests. */
@@ -156,15 +219,25 @@ declare namespace sse {
     /** The class of client objects, for `instanceof`. */
     readonly Client: ClientConstructor
 
-    on(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
+    /** A client was dropped: too slow (`maxPendingBytes`) or its response failed. */
+    on(event: 'drop', listener: (client: Client<ResponseLike>, info: DropInfo) => void): this
+    /** The Redis link changed state or lost broadcasts. */
     on(event: 'redis', listener: (status: RedisStatus) => void): this
+    /** A reconnecting client missed events that are no longer in the history. */
+    on(event: 'gap', listener: (client: Client<ResponseLike>, info: GapInfo) => void): this
     on(event: string | symbol, listener: (...args: any[]) => void): this
-    once(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
+    once(event: 'drop', listener: (client: Client<ResponseLike>, info: DropInfo) => void): this
     once(event: 'redis', listener: (status: RedisStatus) => void): this
+    once(event: 'gap', listener: (client: Client<ResponseLike>, info: GapInfo) => void): this
     once(event: string | symbol, listener: (...args: any[]) => void): this
-    off(event: 'drop', listener: (client: Client<any>, info: DropInfo) => void): this
+    off(event: 'drop', listener: (client: Client<ResponseLike>, info: DropInfo) => void): this
     off(event: 'redis', listener: (status: RedisStatus) => void): this
+    off(event: 'gap', listener: (client: Client<ResponseLike>, info: GapInfo) => void): this
     off(event: string | symbol, listener: (...args: any[]) => void): this
+    addListener(event: 'drop', listener: (client: Client<ResponseLike>, info: DropInfo) => void): this
+    addListener(event: 'redis', listener: (status: RedisStatus) => void): this
+    addListener(event: 'gap', listener: (client: Client<ResponseLike>, info: GapInfo) => void): this
+    addListener(event: string | symbol, listener: (...args: any[]) => void): this
   }
 }
 

@@ -342,6 +342,7 @@ function stats() {
   history.oldestId = history.oldestId ?? null
   history.newestId = history.newestId ?? null
   stats.redis = hub.redisStats()
+  stats.binding = native.binding
   return stats
 }
 
@@ -457,6 +458,7 @@ Object.assign(sse, {
   useRedis,
   closeRedis,
   Client,
+  binding: native.binding,
 })
 
 module.exports = sse

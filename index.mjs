@@ -1,4 +1,5 @@
 // ESM entry: the same instance as require('simple-sse-rs'), so both share one registry.
+// Keep the named exports in step with index.d.mts.
 import sse from './index.js'
 
 export default sse
@@ -19,6 +20,7 @@ export const {
   useRedis,
   closeRedis,
   Client,
+  binding,
 } = sse
 const isIn = sse.in
 export { isIn as in }

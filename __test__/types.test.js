@@ -5,6 +5,9 @@
 //    (the "types" condition), from a CommonJS .ts file and from an ES module .mts file;
 //  - the classic setup (module commonjs, moduleResolution node10, esModuleInterop), the
 //    name mapped to index.d.ts with `paths` in a tsconfig written to a temp dir.
+// Then the package as published: `attw --pack` (@arethetypeswrong/cli) finds no problem
+// for node10, node16 from CJS, node16 from ESM and bundlers, and index.d.mts names
+// exactly the values index.mjs exports (so a named import either fails to compile or works).
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -61,5 +64,35 @@ describe('index.d.ts', { concurrency: true }, () => {
     const { code, output } = await run(['--project', tsconfig])
     assert.equal(output, '')
     assert.equal(code, 0)
+  })
+})
+
+describe('the published types', () => {
+  test('attw --pack: no problem in node10, node16 (CJS and ESM) and bundler resolution', async () => {
+    const attw = path.join(root, 'node_modules', '.bin', 'attw')
+    const { stdout, code } = await new Promise((resolve) => {
+      execFile(attw, ['--pack', '.', '--format', 'json'], { cwd: root, timeout: 50000, maxBuffer: 64 << 20 }, (err, out) =>
+        resolve({ stdout: out, code: err ? err.code : 0 }),
+      )
+    })
+    const report = JSON.parse(stdout)
+    const problems = Array.isArray(report.problems) ? report.problems : Object.values(report.problems).flat()
+    assert.deepEqual(problems, [])
+    assert.equal(code, 0)
+    const kinds = Object.keys(report.analysis.entrypoints['.'].resolutions).sort()
+    assert.deepEqual(kinds, ['bundler', 'node10', 'node16-cjs', 'node16-esm'])
+    // node16 from ESM resolves the ESM types, not the CommonJS ones.
+    assert.match(report.analysis.entrypoints['.'].resolutions['node16-esm'].resolution.fileName, /index\.d\.mts$/)
+  })
+
+  test('index.d.mts declares exactly the named exports of index.mjs', async () => {
+    const mod = await import(require('node:url').pathToFileURL(path.join(root, 'index.mjs')).href)
+    const runtime = Object.keys(mod).filter((k) => k !== 'default').sort()
+    const dts = fs.readFileSync(path.join(root, 'index.d.mts'), 'utf8')
+    const declared = [
+      ...[...dts.matchAll(/^export declare const (\w+)/gm)].map((m) => m[1]),
+      ...[...dts.matchAll(/^export \{ \w+ as (\w+) \}/gm)].map((m) => m[1]),
+    ].sort()
+    assert.deepEqual(declared, runtime)
   })
 })

@@ -1,32 +1,204 @@
 'use strict'
-// Loads the native addon built for this platform; one clear error when it is missing.
+// Finds and loads the Rust core, the way napi-rs packages do:
+//   1. a local build (a development checkout): next to index.js (`npm run build`) or in
+//      npm/<platform>/ (`npm run build:targets`);
+//   2. the prebuilt platform package npm installed (an optionalDependency);
+//   3. the WASI build (local, then the simple-sse-rs-wasm32-wasi package);
+// else one error naming the platform, what was tried and what to do.
+// NAPI_RS_FORCE_WASI=1 skips 1 and 2. NAPI_RS_NATIVE_LIBRARY_PATH (a .node or
+// .wasi.cjs file) is tried before everything else.
+// Exports the addon's exports plus `binding`: which build loaded ('linux-x64-gnu', 'wasm32-wasi', …).
 
+const fs = require('node:fs')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
+const NAME = 'simple-sse-rs'
+const WASI = 'wasm32-wasi'
+/** Platforms with a prebuilt package (package.json optionalDependencies). */
+const SUPPORTED = [
+  'linux-x64-gnu',
+  'linux-arm64-gnu',
+  'linux-x64-musl',
+  'linux-arm64-musl',
+  'darwin-x64',
+  'darwin-arm64',
+  'win32-x64-msvc',
+]
 
-function platformTriple() {
-  const { platform, arch } = process
-  if (platform === 'win32') return `win32-${arch}-msvc`
-  if (platform !== 'linux') return `${platform}-${arch}`
-  const glibc = process.report && process.report.getReport().header.glibcVersionRuntime
-  return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`
-}
-
-function loadNative() {
-  const file = path.join(root, `simple-sse-rs.${platformTriple()}.node`)
+function isMusl() {
+  // glibcVersionRuntime is set exactly when Node runs on glibc.
   try {
-    return require(file)
-  } catch (cause) {
-    const err = new Error(
-      `simple-sse-rs: the native addon ${path.basename(file)} is missing or does not load ` +
-        `(${cause && cause.message ? cause.message.split('\n')[0] : cause}). ` +
-        `Build it with \`npm run build\` in ${root} (needs Rust: https://rustup.rs).`,
-      { cause },
-    )
-    err.code = 'SIMPLE_SSE_RS_NO_ADDON'
-    throw err
+    if (process.report && typeof process.report.getReport === 'function') {
+      // Skip the report's network section (slow where DNS is); restore the app's setting.
+      const excludeNetwork = process.report.excludeNetwork
+      process.report.excludeNetwork = true
+      try {
+        const { header } = process.report.getReport()
+        return !(header && header.glibcVersionRuntime)
+      } finally {
+        process.report.excludeNetwork = excludeNetwork
+      }
+    }
+  } catch {
+    // fall through
+  }
+  try {
+    return fs.readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+  } catch {
+    return false
   }
 }
 
-module.exports = loadNative()
+/** This machine's platform in napi-rs's spelling: linux-x64-gnu, darwin-arm64, win32-x64-msvc… */
+function detectPlatform() {
+  const { platform, arch } = process
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`
+  return `${platform}-${arch}`
+}
+
+function firstLine(err) {
+  const text = err && err.message ? err.message : String(err)
+  return text.split('\n')[0]
+}
+
+function isMissing(err, request) {
+  return (
+    err &&
+    err.code === 'MODULE_NOT_FOUND' &&
+    typeof err.message === 'string' &&
+    err.message.includes(`'${request}'`)
+  )
+}
+
+function wantsWasi() {
+  const v = process.env.NAPI_RS_FORCE_WASI
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false'
+}
+
+function load() {
+  const platform = detectPlatform()
+  const forced = wantsWasi()
+  /** What was tried and what happened, for the error message. */
+  const tried = []
+  const attempt = (what, binding, request, { file = false } = {}) => {
+    if (file && !fs.existsSync(request)) {
+      tried.push(`${what}: not found`)
+      return null
+    }
+    try {
+      return { exports: require(request), binding }
+    } catch (err) {
+      tried.push(`${what}: ${isMissing(err, request) ? 'not installed' : `does not load (${firstLine(err)})`}`)
+      return null
+    }
+  }
+
+  const override = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
+  if (override) {
+    const file = path.resolve(override)
+    const binding = file.endsWith('.cjs') ? WASI : platform
+    const got = attempt(`NAPI_RS_NATIVE_LIBRARY_PATH=${override}`, binding, file, { file: true })
+    if (got) return binding === WASI ? wasiLoaded(got, platform, true, tried) : got
+  }
+
+  if (!forced) {
+    const file = `${NAME}.${platform}.node`
+    for (const dir of [root, path.join(root, 'npm', platform)]) {
+      const got = attempt(path.join(dir, file), platform, path.join(dir, file), { file: true })
+      if (got) return got
+    }
+    const got = attempt(`package ${NAME}-${platform}`, platform, `${NAME}-${platform}`)
+    if (got) return got
+  } else {
+    tried.push(`the native addon for ${platform}: skipped (NAPI_RS_FORCE_WASI is set)`)
+  }
+
+  for (const dir of [root, path.join(root, 'npm', WASI)]) {
+    const file = path.join(dir, `${NAME}.wasi.cjs`)
+    const got = attempt(file, WASI, file, { file: true })
+    if (got) return wasiLoaded(got, platform, forced, tried)
+  }
+  const got = attempt(`package ${NAME}-${WASI} (the WASI build)`, WASI, `${NAME}-${WASI}`)
+  if (got) return wasiLoaded(got, platform, forced, tried)
+
+  const err = new Error(
+    [
+      `${NAME}: no build of its native addon loads on this platform (${platform}, Node.js ${process.version}).`,
+      'Tried:',
+      ...tried.map((t) => `  - ${t}`),
+      `Prebuilt packages exist for: ${SUPPORTED.join(', ')}; the WASI build (${NAME}-${WASI}) runs on any other platform with Node.js >= 20.19.`,
+      'What to do:',
+      ...(SUPPORTED.includes(platform)
+        ? [
+            `  - npm installs the package for this platform (${NAME}-${platform}) from optionalDependencies:`,
+            '    install again without --no-optional / --omit=optional; if package-lock.json or node_modules came',
+            '    from another platform, delete both and run npm install here (npm/cli#4828).',
+            `  - Or use the WASI build: npm install --cpu=wasm32 ${NAME}-${WASI}`,
+          ]
+        : [
+            `  - There is no prebuilt native package for ${platform}: use the WASI build,`,
+            `    npm install --cpu=wasm32 ${NAME}-${WASI}`,
+          ]),
+      '    (NAPI_RS_FORCE_WASI=1 makes the package prefer it over a native build).',
+      '  - Report a platform that should be supported: https://github.com/simple-sse-rs/simple-sse-rs/issues',
+    ].join('\n'),
+  )
+  err.code = 'SIMPLE_SSE_RS_NO_ADDON'
+  err.platform = platform
+  err.tried = tried
+  throw err
+}
+
+function wasiLoaded(got, platform, forced, tried) {
+  wellFormedStrings(got.exports.Hub)
+  if (!forced) {
+    // A native build that exists but fails (e.g. a glibc too old) is worth naming.
+    const failed = tried.filter((t) => t.includes(': does not load ('))
+    process.emitWarning(
+      `no native addon for ${platform} loaded${failed.length ? ` (${failed.join('; ')})` : ''}; ` +
+        'using the WASI build (slower, no Redis). ' +
+        'Set NAPI_RS_FORCE_WASI=1 to choose it explicitly and silence this warning.',
+      { type: 'SimpleSseRsWarning', code: 'SIMPLE_SSE_RS_WASI' },
+    )
+  }
+  return got
+}
+
+/**
+ * emnapi (the WASI build's Node-API) turns a lone UTF-16 surrogate into UTF-8 by pairing
+ * it with the next code unit, where Node-API replaces it with U+FFFD: a lone surrogate
+ * before `\n` would then hide the newline from the event-name check. Making the strings
+ * well-formed first gives the WASI build the native addon's exact bytes.
+ */
+function wellFormedStrings(Hub) {
+  if (typeof Hub !== 'function' || typeof String.prototype.toWellFormed !== 'function') return
+  const fix = (v) => (typeof v === 'string' ? v.toWellFormed() : v)
+  const proto = Hub.prototype
+  const { join, leave, isIn, send, broadcast } = proto
+  Object.assign(proto, {
+    join(id, room) {
+      return join.call(this, id, fix(room))
+    },
+    leave(id, room) {
+      return leave.call(this, id, fix(room))
+    },
+    isIn(id, room) {
+      return isIn.call(this, id, fix(room))
+    },
+    send(id, event, data) {
+      return send.call(this, id, fix(event), fix(data))
+    },
+    broadcast(room, event, data) {
+      return broadcast.call(this, fix(room), fix(event), fix(data))
+    },
+  })
+}
+
+const { exports: native, binding } = load()
+
+// The addon's exports, plus which build they come from.
+module.exports = Object.create(native, {
+  binding: { value: binding, enumerable: true },
+})

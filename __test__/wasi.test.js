@@ -1,0 +1,37 @@
+'use strict'
+// The WASI build (wasm32-wasip1-threads, npm/wasm32-wasi/ from `npm run build:targets`)
+// is the same core: the API, fuzz and misuse suites run a second time against it, with
+// NAPI_RS_FORCE_WASI=1, in a child `node --test`.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { spawn, execFileSync } = require('node:child_process')
+const { root, built, skipUnless, wasiEnv } = require('./fixtures/targets')
+
+const skip = skipUnless(built('wasm32-wasi'), 'the WASI build is missing: npm run build:targets wasm32-wasi')
+const SUITES = ['api.test.js', 'fuzz.test.js', 'misuse.test.js']
+
+test('the forced environment loads the WASI build', { skip }, () => {
+  const out = execFileSync(process.execPath, ['-p', "require('.').binding"], { cwd: root, env: wasiEnv(), encoding: 'utf8' })
+  assert.equal(out.trim(), 'wasm32-wasi')
+})
+
+test(`${SUITES.join(', ')} pass against the WASI build`, { skip, timeout: 300000 }, async () => {
+  const files = SUITES.map((f) => path.join(__dirname, f))
+  const child = spawn(
+    process.execPath,
+    ['--test', '--test-concurrency=1', '--test-reporter=tap', ...files],
+    { cwd: root, env: wasiEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const code = await new Promise((resolve) => child.on('close', resolve))
+  const count = (name) => Number((out.match(new RegExp(`^# ${name} (\\d+)$`, 'm')) || [])[1])
+  const failures = out.split('\n').filter((l) => /^\s*not ok/.test(l))
+  assert.deepEqual(failures, [], out.slice(-4000))
+  assert.equal(code, 0, out.slice(-4000))
+  assert.equal(count('fail'), 0)
+  assert.ok(count('pass') >= 30, `the suites ran (${count('pass')} passed)`)
+})
