@@ -3,7 +3,9 @@
 //! connects it to the hub. In the WASI build (no sockets, no tokio networking)
 //! `useRedis` rejects saying so.
 
+#[cfg(not(target_family = "wasm"))]
 use napi::bindgen_prelude::PromiseRaw;
+#[cfg(not(target_family = "wasm"))]
 use napi::{Env, Error, Result};
 use napi_derive::napi;
 
@@ -30,6 +32,7 @@ pub struct RedisStats {
     pub too_large: f64,
 }
 
+#[cfg(not(target_family = "wasm"))]
 fn rejected<'env, T: napi::bindgen_prelude::ToNapiValue + Send + 'static>(
     env: &'env Env,
     reason: String,
@@ -244,13 +247,23 @@ mod native {
 
 #[cfg(target_family = "wasm")]
 mod wasi {
-    use napi::bindgen_prelude::{PromiseRaw, Unknown};
-    use napi::{Env, Result};
+    use napi::bindgen_prelude::{Object, Unknown};
+    use napi::{Env, Error, Result};
     use napi_derive::napi;
 
-    use super::{rejected, RedisStats};
+    use super::RedisStats;
     use crate::history::EventId;
     use crate::hub::{Gap, Hub};
+
+    /// A promise that resolves to what `value` makes (no tokio runtime in this build).
+    fn resolved<'env, T: napi::bindgen_prelude::ToNapiValue + 'static>(
+        env: &'env Env,
+        value: fn(Env) -> Result<T>,
+    ) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<T, fn(Env) -> Result<T>>()?;
+        deferred.resolve(value);
+        Ok(promise)
+    }
 
     #[napi]
     impl Hub {
@@ -261,18 +274,18 @@ mod wasi {
             _url: String,
             _prefix: String,
             _on_status: Unknown<'env>,
-        ) -> Result<PromiseRaw<'env, ()>> {
-            rejected(
-                env,
+        ) -> Result<Object<'env>> {
+            let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+            deferred.reject(Error::from_reason(
                 "Redis sharing is not available in the WASI build of simple-sse-rs: \
-                 install the native addon for this platform"
-                    .to_owned(),
-            )
+                 install the native addon for this platform",
+            ));
+            Ok(promise)
         }
 
         #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-        pub fn close_redis<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-            env.spawn_future(async { Ok(()) })
+        pub fn close_redis<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+            resolved(env, |_| Ok(()))
         }
 
         #[napi(catch_unwind)]
@@ -297,8 +310,8 @@ mod wasi {
             _id: u32,
             _last: String,
             _upto: String,
-        ) -> Result<PromiseRaw<'env, Option<Gap>>> {
-            env.spawn_future(async { Ok(None) })
+        ) -> Result<Object<'env>> {
+            resolved(env, |_| Ok(None::<Gap>))
         }
     }
 
