@@ -277,8 +277,8 @@ mod wasi {
         ) -> Result<Object<'env>> {
             let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
             deferred.reject(Error::from_reason(
-                "Redis sharing is not available in the WASI build of simple-sse-rs: \
-                 install the native addon for this platform",
+                "useRedis is not available in the WASI build of simple-sse-rs (binding \"wasm32-wasi\"): \
+                 Redis sharing needs the native addon for this platform",
             ));
             Ok(promise)
         }
