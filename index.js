@@ -8,7 +8,7 @@ const { EventEmitter } = require('node:events')
 const { Socket } = require('node:net')
 
 const native = require('./lib/binding')
-const { describe, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
+const { describe, show, warnOnce, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
 
@@ -195,8 +195,21 @@ function remove(client) {
     const conn = conns.get(client)
     return conn !== undefined && removeConn(conn)
   }
-  const conn = resolve(client)
-  return conn !== null && removeConn(conn)
+  if (client instanceof Client) {
+    const conn = resolve(client)
+    return conn !== null && removeConn(conn)
+  }
+  if (client === null) resolve(client) // a TypeError, as 0.0.3 threw for null too
+  // simple-sse 0.0.3 removed by `client.id` and ignored anything else (undefined, "3", {}).
+  warnOnce(
+    'SIMPLE_SSE_RS_REMOVE_ARGUMENT',
+    `sse.remove() got ${show(client)}, not a client returned by add() or its numeric id. ` +
+      'simple-sse-rs ignores it (an object with a numeric id removes that client), as ' +
+      'simple-sse 0.0.3 did. This warning is shown once.',
+  )
+  const id = typeof client === 'object' ? client.id : undefined
+  const conn = typeof id === 'number' ? conns.get(id) : undefined
+  return conn !== undefined && removeConn(conn)
 }
 
 function getClient(id) {
@@ -408,7 +421,27 @@ function closeRedis() {
 }
 
 Object.defineProperties(sse, {
-  clients: { value: clients, enumerable: true },
+  clients: {
+    enumerable: true,
+    get: () => clients,
+    // simple-sse 0.0.3 let code (often a unit test) reset its array: `sse.clients = []`.
+    // The array stays the same live view; clients not in the assigned array are removed.
+    set(value) {
+      warnOnce(
+        'SIMPLE_SSE_RS_CLIENTS_ASSIGNED',
+        `sse.clients was assigned ${show(value)}. simple-sse-rs keeps one live array: ` +
+          (Array.isArray(value)
+            ? 'the clients not in the assigned array are removed (as simple-sse 0.0.3 forgot them). '
+            : 'a value that is not an array is ignored. ') +
+          'Use sse.remove(client) or sse.close() instead. This warning is shown once.',
+      )
+      if (!Array.isArray(value)) return
+      const keep = new Set(value)
+      for (const conn of Array.from(conns.values())) {
+        if (!keep.has(conn.client)) removeConn(conn)
+      }
+    },
+  },
   heartbeat: {
     enumerable: true,
     get: () => heartbeatMs,

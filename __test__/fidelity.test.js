@@ -229,6 +229,9 @@ test('the warnings: one per kind per process, with a code; leave() without a roo
       sse.leave(c)
       sse.leave(c, undefined)
       sse.setRetry(c, undefined)
+      sse.remove(undefined)
+      sse.remove('3')
+      sse.clients = sse.clients
     }
     process.on('warning', (w) => console.log(JSON.stringify([w.name, w.code])))`
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -241,14 +244,40 @@ test('the warnings: one per kind per process, with a code; leave() without a roo
   assert.deepEqual(stdout.trim().split('\n').map((line) => JSON.parse(line)), [
     ['Warning', 'SIMPLE_SSE_RS_NULL_ROOM'],
     ['Warning', 'SIMPLE_SSE_RS_NULL_RETRY'],
+    ['Warning', 'SIMPLE_SSE_RS_REMOVE_ARGUMENT'],
+    ['Warning', 'SIMPLE_SSE_RS_CLIENTS_ASSIGNED'],
   ])
   // Printed once each, naming the first call and what it does instead.
   const printed = stderr.split('\n').filter((line) => line.includes('Warning:'))
-  assert.equal(printed.length, 2, stderr)
+  assert.equal(printed.length, 4, stderr)
   assert.match(printed[0], /\[SIMPLE_SSE_RS_NULL_ROOM\] Warning: sse\.join\(\) got a room that is undefined/)
   assert.match(printed[0], /join\(\) joins nothing and returns false/)
   assert.match(printed[1], /\[SIMPLE_SSE_RS_NULL_RETRY\] Warning: sse\.setRetry\(\) got a retry that is undefined; it is ignored/)
+  assert.match(printed[2], /\[SIMPLE_SSE_RS_REMOVE_ARGUMENT\] Warning: sse\.remove\(\) got undefined/)
+  assert.match(printed[3], /\[SIMPLE_SSE_RS_CLIENTS_ASSIGNED\] Warning: sse\.clients was assigned an array/)
 })
+
+for (const [name, lib] of LIBS) {
+  test(`${name}: remove() with what is not a client or an id (undefined, "3", {}, {id}) does not throw`, () => {
+    const a = lib.add(stubReq(), { writeHead() {}, write() {} })
+    const b = lib.add(stubReq(), { writeHead() {}, write() {} })
+    try {
+      for (const junk of [undefined, '3', String(a.id), {}, { id: 'x' }]) {
+        assert.doesNotThrow(() => lib.remove(junk), `remove(${typeof junk})`)
+      }
+      assert.equal(lib.getClient(a.id), a, 'nothing removed by junk')
+      // 0.0.3 removed by `.id`: a copy of a client object removes it too.
+      lib.remove({ ...b })
+      assert.equal(lib.getClient(b.id), null)
+      assert.equal(lib.getClient(a.id), a)
+      // null threw in 0.0.3 (null.id) and still throws.
+      assert.throws(() => lib.remove(null), TypeError)
+    } finally {
+      lib.remove(a)
+      lib.remove(b)
+    }
+  })
+}
 
 test('sse.flush() writes what is pending now, not on the next turn', async (t) => {
   const srv = await listen(express5().get('/events', (req, res) => sse.add(req, res)))
@@ -299,12 +328,20 @@ for (const [name, lib] of LIBS) {
         lib.clients = []
         lib.clients = clients
       } else {
-        assert.throws(() => {
-          lib.clients = []
-        }, TypeError)
         const saved = clients.splice(0)
         assert.equal(lib.getClient(client.id), client, 'editing the array removes no one')
         clients.push(...saved) // put the view back as it was
+        // Assigning keeps the one live array and removes who is not in the assigned one
+        // (0.0.3 forgot them: a unit test's `sse.clients = []` reset).
+        const other = lib.add(stubReq(), { writeHead() {}, write() {} })
+        lib.clients = lib.clients.filter((c) => c !== client)
+        assert.equal(lib.clients, clients, 'the same live array')
+        assert.equal(lib.getClient(client.id), null, 'not in the assigned array: removed')
+        assert.equal(lib.getClient(other.id), other, 'in it: kept')
+        lib.clients = []
+        assert.equal(lib.getClient(other.id), null)
+        assert.equal(lib.clients.length, 0)
+        lib.clients = 'nonsense' // ignored (with the warning)
       }
     } finally {
       lib.send = send

@@ -130,6 +130,7 @@ function checkHeartbeat(value) {
 }
 
 module.exports = {
+  warnOnce,
   describe,
   show,
   isMissing,
