@@ -308,7 +308,7 @@ test('a broken connection (EPIPE/ECONNRESET) is removed as on close, without a d
   otherRaw.close()
 })
 
-test('near the descriptor limit, direct clients give their duplicates back: as many clients as without them', { skip: !native.DIRECT }, async (t) => {
+test('near the descriptor limit, direct clients give their duplicates back and are framed: as many clients as without them, none through res.write', { skip: !native.DIRECT }, async (t) => {
   // 350 clients under `ulimit -n 400` (the process itself holds ~25): with a duplicate
   // each they would need ~725.
   const CLIENTS = 350
@@ -338,8 +338,11 @@ test('near the descriptor limit, direct clients give their duplicates back: as m
   await within(Promise.all(raws.map((r) => r.until('data: hello\n\n'))), 10000, 'every client gets the broadcast')
   const stats = reply('stats')
   child.send({ type: 'stats' })
-  const { clients } = await stats
+  const { clients, resWrites, viaNode } = await stats
   assert.equal(clients, CLIENTS)
+  // Those without a duplicate are framed: Rust's chunks straight to the socket, not res.write.
+  assert.equal(resWrites, 0, 'no client went through res.write')
+  assert.ok(viaNode > 0, `the framed ones were written to their sockets by Node (${viaNode})`)
   child.send({ type: 'exit' })
   raws.forEach((r) => r.close())
   const out = await run

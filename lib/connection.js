@@ -50,6 +50,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       }
       /** Rust writes this client's turns to its socket. */
       this.direct = false
+      /** JS writes this client's turns, framed by Rust as HTTP/1.1 chunks, to its socket. */
+      this.framed = false
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
       this.waiting = null
       /** Direct path: called when Node has written what it held (made on first use). */
@@ -78,12 +80,14 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     /**
      * Once the headers went out: hand a plain HTTP/1.1 response on a plain TCP socket to
      * Rust, which then writes its turns directly (through its own duplicate of the fd).
+     * When it cannot (descriptors ran short, TLS, or no direct writes on this platform),
+     * such a response is *framed*: Rust frames its turns as HTTP/1.1 chunks and JS writes
+     * each turn to the socket in one write, skipping `res.write`.
      */
     route() {
       const res = this.res
       const socket = res.socket
       if (
-        !DIRECT ||
         this.write !== ServerResponse.prototype.write ||
         typeof res.flush === 'function' ||
         res.chunkedEncoding !== true ||
@@ -91,31 +95,33 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         res.writableEnded ||
         socket == null ||
         socket._httpMessage !== res ||
-        socket.encrypted ||
-        socket.destroyed ||
-        socket._handle == null ||
-        typeof socket._handle.fd !== 'number' ||
-        socket._handle.fd < 0
+        socket.destroyed
       ) {
         return
       }
-      // Node may still hold the headers: Rust then starts paused until Node wrote them.
-      const held = socket.writableLength
-      if (!hub.setDirect(this.client.id, socket._handle.fd, held)) {
+      const fd = socket._handle != null ? socket._handle.fd : undefined
+      if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0) {
+        // Node may still hold the headers: Rust then starts paused until Node wrote them.
+        const held = socket.writableLength
+        if (hub.setDirect(this.client.id, fd, held)) {
+          this.direct = true
+          viaJs--
+          if (held > 0) this.holdForNode()
+          return
+        }
         // Descriptors may have run short: Rust then sent its idle direct clients back
-        // to res.write (closing their duplicates), so each holds one descriptor again.
+        // to JS (closing their duplicates), so each holds one descriptor again.
         for (const id of hub.takeReleased()) {
           const conn = conns.get(id)
           if (conn !== undefined && conn.direct) {
             conn.direct = false
+            conn.framed = true
             viaJs++
           }
         }
-        return
       }
-      this.direct = true
-      viaJs--
-      if (held > 0) this.holdForNode()
+      hub.setFramed(this.client.id)
+      this.framed = true
     }
 
     /** Forgets listeners (the client is already out of the registry). */
@@ -167,6 +173,21 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         if (last > 0) socket.uncork()
         return
       }
+      if (this.framed) {
+        const socket = res.socket
+        if (socket == null || socket.destroyed || !socket.writable) {
+          removeConn(this)
+          return
+        }
+        // One write of ready-made chunks (corked: one system call for all the pieces).
+        let ok
+        const last = pieces.length - 1
+        if (last > 0) socket.cork()
+        for (let i = 0; i <= last; i++) ok = socket.write(pieces[i])
+        if (last > 0) socket.uncork()
+        this.refused(socket, ok, turn)
+        return
+      }
       if (this.write === null) return
       if (res.writableEnded || res.destroyed) {
         removeConn(this)
@@ -175,12 +196,19 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       const ok = this.write.call(res, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces))
       // Compression middleware sets res.flush; the original looked for it on every write.
       if (typeof res.flush === 'function') res.flush()
-      // Mid-turn (a loop piling up), let Node buffer as res.write would; at the end of a
-      // turn, a refusing socket pauses the client until 'drain'.
-      if (ok === false && turn && this.waiting === null && typeof res.once === 'function' && this.live()) {
-        hub.pause(this.client.id, typeof res.writableLength === 'number' ? res.writableLength : 0)
-        this.waiting = res
-        res.once('drain', onDrain)
+      this.refused(res, ok, turn)
+    }
+
+    /**
+     * After a write to `target` (the response, or the socket when framed): mid-turn (a
+     * loop piling up), let Node buffer as res.write would; at the end of a turn, a
+     * refusing target pauses the client until its 'drain'.
+     */
+    refused(target, ok, turn) {
+      if (ok === false && turn && this.waiting === null && typeof target.once === 'function' && this.live()) {
+        hub.pause(this.client.id, typeof target.writableLength === 'number' ? target.writableLength : 0)
+        this.waiting = target
+        target.once('drain', onDrain)
       }
     }
   }
@@ -192,7 +220,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /** 'drain' of a response (`this`) on the JS path. */
   function onDrain() {
-    const conn = this[kConn]
+    // `this`: a response, or the socket of a framed one.
+    const owner = this[kConn] !== undefined ? this : this._httpMessage
+    const conn = owner != null ? owner[kConn] : undefined
     if (conn === undefined) return
     conn.waiting = null
     if (conn.live()) hub.resume(conn.client.id)
@@ -358,6 +388,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       if (socket == null || socket.destroyed) return
       socket.write(pending)
       if (conn.live()) conn.holdForNode()
+    } else if (conn.framed) {
+      // Ready-made chunks, before whatever the app writes through res.write next.
+      const socket = conn.res.socket
+      if (socket != null && !socket.destroyed) socket.write(pending)
     } else if (conn.write !== null) conn.write.call(conn.res, pending)
   }
 

@@ -77,6 +77,10 @@ pub struct Outbox {
     held: usize,
     /// The duplicate of the client's socket, for a direct client.
     fd: Option<Fd>,
+    /// JS writes this client's bytes straight to its socket, as HTTP/1.1 chunks Rust
+    /// frames: a plain HTTP/1.1 response without a duplicate (descriptors ran short, or
+    /// no direct writes on this platform).
+    framed: bool,
     queued: bool,
     paused: bool,
     /// Held until its `Last-Event-ID` replay is queued (see `hold`); unlike `paused`,
@@ -487,6 +491,11 @@ impl Delivery {
         }
     }
 
+    /// From now on this client's bytes are handed to JS as HTTP/1.1 chunks, for its socket.
+    pub fn set_framed(outbox: &mut Outbox) {
+        outbox.framed = true;
+    }
+
     /// Makes the client direct: Rust writes its turns to `fd` (a duplicate it owns).
     pub fn set_direct(&mut self, id: u32, outbox: &mut Outbox, fd: Fd) {
         outbox.fd = Some(fd);
@@ -531,6 +540,8 @@ impl Delivery {
                         continue;
                     }
                     outbox.fd = None;
+                    // Still a plain HTTP/1.1 response: JS writes Rust's chunks to its socket.
+                    outbox.framed = true;
                     self.released.push(id);
                     freed += 1;
                 }
@@ -599,9 +610,9 @@ impl Delivery {
     }
 
     /// Takes everything queued for one client, paused or not (before a write or end of
-    /// the app's own): HTTP/1.1 chunks for its socket when direct, SSE frames otherwise.
+    /// the app's own): HTTP/1.1 chunks for its socket when direct or framed, SSE frames otherwise.
     pub fn take(&mut self, _id: u32, outbox: &mut Outbox) -> Vec<u8> {
-        let frames = if outbox.is_direct() {
+        let frames = if outbox.is_direct() || outbox.framed {
             outbox.frame_for_wire()
         } else {
             outbox.len
@@ -648,6 +659,11 @@ impl Delivery {
                 let handed = outbox.len;
                 hand_over(&mut batch, id, outbox);
                 Self::pause_holding(outbox, handed);
+                continue;
+            }
+            if outbox.framed {
+                self.counters.bytes += outbox.frame_for_wire() as u64;
+                hand_over(&mut batch, id, outbox);
                 continue;
             }
             self.counters.bytes += outbox.len as u64;
@@ -878,6 +894,23 @@ mod tests {
         );
         let want = [b"old1".to_vec(), big.to_vec(), b"old2new".to_vec()].concat();
         assert_eq!(split(&d.flush(&mut reg)), vec![(c, want)]);
+    }
+
+    #[test]
+    fn a_framed_client_gets_its_turn_as_one_http_chunk_for_js() {
+        let (mut reg, mut d, ids) = setup(2);
+        Delivery::set_framed(ob(&mut reg, ids[0]));
+        push(&mut d, &mut reg, ids[0], b"abc");
+        push(&mut d, &mut reg, ids[0], b"de");
+        push(&mut d, &mut reg, ids[1], b"xy");
+        assert_eq!(
+            split(&d.flush(&mut reg)),
+            owned(&[(0, b"5\r\nabcde\r\n"), (1, b"xy")])
+        );
+        // What the app's own write takes first is framed too.
+        push(&mut d, &mut reg, ids[0], b"f");
+        assert_eq!(d.take(ids[0], ob(&mut reg, ids[0])), b"1\r\nf\r\n");
+        assert_eq!(d.counters.bytes, 8, "frames counted, not framing");
     }
 
     #[test]

@@ -360,6 +360,15 @@ impl Hub {
         }
     }
 
+    /// A plain HTTP/1.1 response that Rust does not write itself: its bytes come in
+    /// batches as HTTP/1.1 chunks, for JS to write straight to its socket.
+    #[napi(catch_unwind)]
+    pub fn set_framed(&self, id: u32) {
+        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
+            Delivery::set_framed(outbox);
+        }
+    }
+
     /// Clients sent back to the JS path (their duplicates closed) because descriptors
     /// ran short; JS writes them through `res.write` from now on.
     #[napi(catch_unwind)]
