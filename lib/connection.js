@@ -14,6 +14,11 @@ const { ServerResponse } = require('node:http')
 const { NO_BODY, DIRECT } = require('./binding')
 
 const EMPTY = Buffer.alloc(0)
+/** How a client's turns reach its socket: through `res.write`; as Rust's HTTP/1.1 chunks
+ * that JS writes to the socket (*framed*); or written by Rust itself (*direct*). */
+const PATH_RES = 0
+const PATH_FRAMED = 1
+const PATH_DIRECT = 2
 /** On a response: its Connection (shared listeners and wrappers find it there). */
 const kConn = Symbol('simple-sse-rs connection')
 
@@ -48,10 +53,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         /** The connection added before on the same response (removed with this one on 'close'). */
         this.prev = prev
       }
-      /** Rust writes this client's turns to its socket. */
-      this.direct = false
-      /** JS writes this client's turns, framed by Rust as HTTP/1.1 chunks, to its socket. */
-      this.framed = false
+      /** How this client's turns reach its socket (see `route`). */
+      this.path = PATH_RES
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
       this.waiting = null
       /** Direct path: called when Node has written what it held (made on first use). */
@@ -104,7 +107,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         // Node may still hold the headers: Rust then starts paused until Node wrote them.
         const held = socket.writableLength
         if (hub.setDirect(this.client.id, fd, held)) {
-          this.direct = true
+          this.path = PATH_DIRECT
           viaJs--
           if (held > 0) this.holdForNode()
           return
@@ -113,15 +116,14 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         // to JS (closing their duplicates), so each holds one descriptor again.
         for (const id of hub.takeReleased()) {
           const conn = conns.get(id)
-          if (conn !== undefined && conn.direct) {
-            conn.direct = false
-            conn.framed = true
+          if (conn !== undefined && conn.path === PATH_DIRECT) {
+            conn.path = PATH_FRAMED
             viaJs++
           }
         }
       }
       hub.setFramed(this.client.id)
-      this.framed = true
+      this.path = PATH_FRAMED
     }
 
     /** Forgets listeners (the client is already out of the registry). */
@@ -132,8 +134,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         this.waiting.removeListener('drain', onDrain)
         this.waiting = null
       }
-      if (!this.direct) viaJs--
-      this.direct = false
+      if (this.path !== PATH_DIRECT) viaJs--
+      this.path = PATH_RES
     }
 
     /** Whether this connection is still the registered one for its id. */
@@ -156,7 +158,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     /** Writes a client's part of a batch: `pieces` (Buffers) in order. Throws what `res.write` throws. */
     put(pieces, turn) {
       const res = this.res
-      if (this.direct) {
+      if (this.path === PATH_DIRECT) {
         const socket = res.socket
         if (socket == null || socket.destroyed || !socket.writable) {
           removeConn(this)
@@ -173,7 +175,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         if (last > 0) socket.uncork()
         return
       }
-      if (this.framed) {
+      if (this.path === PATH_FRAMED) {
         const socket = res.socket
         if (socket == null || socket.destroyed || !socket.writable) {
           removeConn(this)
@@ -230,7 +232,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /** Direct path: Node wrote what it held when `holdForNode`/`put` ran. */
   function afterNodeWrote(conn, err) {
-    if (err || !conn.live() || !conn.direct) return
+    if (err || !conn.live() || conn.path !== PATH_DIRECT) return
     const socket = conn.res.socket
     if (socket == null || socket.destroyed) return
     // More was queued in Node meanwhile (the app wrote): wait for that too.
@@ -243,10 +245,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     const conn = this != null ? this[kConn] : undefined
     if (conn === undefined) return ServerResponse.prototype.write.apply(this, arguments)
     // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
-    if (conn.direct && conn.live()) hub.pause(conn.client.id, 0)
+    if (conn.path === PATH_DIRECT && conn.live()) hub.pause(conn.client.id, 0)
     flushNow(conn)
     const ok = conn.write.apply(this, arguments)
-    if (conn.direct && conn.live()) conn.holdForNode()
+    if (conn.path === PATH_DIRECT && conn.live()) conn.holdForNode()
     return ok
   }
 
@@ -382,13 +384,13 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (inflight !== null) writeInflight(true)
     const pending = hub.take(conn.client.id)
     if (pending === null) return
-    if (conn.direct) {
+    if (conn.path === PATH_DIRECT) {
       // Ready-made chunks; Node now holds bytes for the socket, so Rust waits for it.
       const socket = conn.res.socket
       if (socket == null || socket.destroyed) return
       socket.write(pending)
       if (conn.live()) conn.holdForNode()
-    } else if (conn.framed) {
+    } else if (conn.path === PATH_FRAMED) {
       // Ready-made chunks, before whatever the app writes through res.write next.
       const socket = conn.res.socket
       if (socket != null && !socket.destroyed) socket.write(pending)
