@@ -1081,7 +1081,7 @@ mod tests {
         }
 
         #[test]
-        fn short_of_descriptors_idle_direct_clients_go_back_to_js() {
+        fn short_of_descriptors_idle_direct_clients_go_back_to_js_framed() {
             let (mut reg, mut d, _) = setup(0);
             let (busy, _s0, _p0) = direct_pair(&mut reg, &mut d);
             let (gone, _s1, _p1) = direct_pair(&mut reg, &mut d);
@@ -1102,9 +1102,12 @@ mod tests {
             assert!(ob(&mut reg, c).is_direct());
             d.release_direct(&mut reg);
             assert_eq!(d.take_released(), vec![c]);
-            // A released client's frames now go to JS, as SSE frames.
+            // A released client's frames now go to JS, framed as HTTP/1.1 chunks for its socket.
             push(&mut d, &mut reg, a, b"data: x\n\n");
-            assert_eq!(split(&d.flush(&mut reg)), owned(&[(a, b"data: x\n\n")]));
+            assert_eq!(
+                split(&d.flush(&mut reg)),
+                owned(&[(a, b"9\r\ndata: x\n\n\r\n")])
+            );
         }
 
         #[test]
