@@ -496,14 +496,16 @@ impl Hub {
         let upto = EventId::parse(&upto);
         let (wake, gap) = {
             let mut st = self.shared.state.lock();
-            let rooms = st.reg.rooms_of(id)?.iter().cloned().collect::<Vec<_>>();
-            let replay = if upto.is_some() {
-                st.history
-                    .replay(after, upto, |room| room.is_all() || rooms.contains(room))
-            } else {
-                crate::history::Replay {
-                    frames: Vec::new(),
-                    gap: st.history.replay(after, upto, |_| false).gap,
+            let replay = {
+                let State { reg, history, .. } = &*st;
+                let rooms = reg.rooms_of(id)?;
+                if upto.is_some() {
+                    history.replay(after, upto, |room| room.is_all() || rooms.contains(room))
+                } else {
+                    crate::history::Replay {
+                        frames: Vec::new(),
+                        gap: history.replay(after, upto, |_| false).gap,
+                    }
                 }
             };
             (st.replay_into(id, &replay.frames), replay.gap)

@@ -442,32 +442,36 @@ pub(super) async fn replay(
     let shared = shared.upgrade()?;
     let (wake, gap) = {
         let mut st = shared.state.lock();
-        let rooms = st.reg.rooms_of(client)?.iter().cloned().collect::<Vec<_>>();
-        let member = |room: &crate::registry::Room| room.is_all() || rooms.contains(room);
-        match fetched {
-            Some((entries, gap)) => {
-                let frames: Vec<Arc<[u8]>> = entries
-                    .into_iter()
-                    .filter_map(|(id, m)| {
-                        let m = m?;
-                        if !member(&m.room) {
-                            return None;
-                        }
-                        let body = frame::body(m.event.as_deref(), &m.data).ok()?;
-                        Some(frame_with_id(id, &body))
-                    })
-                    .collect();
-                (st.replay_into(client, &frames), gap)
+        let (frames, gap) = {
+            let crate::state::State { reg, history, .. } = &*st;
+            let rooms = reg.rooms_of(client)?;
+            let member = |room: &crate::registry::Room| room.is_all() || rooms.contains(room);
+            match fetched {
+                Some((entries, gap)) => {
+                    let frames: Vec<Arc<[u8]>> = entries
+                        .into_iter()
+                        .filter_map(|(id, m)| {
+                            let m = m?;
+                            if !member(&m.room) {
+                                return None;
+                            }
+                            let body = frame::body(m.event.as_deref(), &m.data).ok()?;
+                            Some(frame_with_id(id, &body))
+                        })
+                        .collect();
+                    (frames, gap)
+                }
+                // Redis cannot answer: what this process kept is the best there is.
+                None => {
+                    let replay = match upto {
+                        Some(_) => history.replay(after, upto, member),
+                        None => history.replay(after, upto, |_| false),
+                    };
+                    (replay.frames, replay.gap)
+                }
             }
-            // Redis cannot answer: what this process kept is the best there is.
-            None => {
-                let replay = match upto {
-                    Some(_) => st.history.replay(after, upto, member),
-                    None => st.history.replay(after, upto, |_| false),
-                };
-                (st.replay_into(client, &replay.frames), replay.gap)
-            }
-        }
+        };
+        (st.replay_into(client, &frames), gap)
     };
     if wake {
         shared.wake();
