@@ -182,7 +182,7 @@ function removeConn(conn) {
   const id = conn.client.id
   if (conns.get(id) !== conn) return false
   conns.delete(id)
-  // Rust forgets its pending bytes and closes its duplicate of the socket first.
+  // Rust forgets its pending bytes (and stops writing to the socket) first.
   hub.remove(id)
   clientList.remove(conn.client)
   conn.detach()

@@ -308,9 +308,8 @@ test('a broken connection (EPIPE/ECONNRESET) is removed as on close, without a d
   otherRaw.close()
 })
 
-test('near the descriptor limit, direct clients give their duplicates back and are framed: as many clients as without them, none through res.write', { skip: !native.DIRECT }, async (t) => {
-  // 350 clients under `ulimit -n 400` (the process itself holds ~25): with a duplicate
-  // each they would need ~725.
+test('direct clients cost no descriptor of their own: 350 under `ulimit -n 400`, every one written by Rust', { skip: !native.DIRECT }, async (t) => {
+  // The process itself holds ~25 descriptors; a second descriptor per client would need ~725.
   const CLIENTS = 350
   let child
   const replies = new Map()
@@ -338,15 +337,49 @@ test('near the descriptor limit, direct clients give their duplicates back and a
   await within(Promise.all(raws.map((r) => r.until('data: hello\n\n'))), 10000, 'every client gets the broadcast')
   const stats = reply('stats')
   child.send({ type: 'stats' })
-  const { clients, resWrites, viaNode } = await stats
+  const { clients, resWrites, viaNode, fds } = await stats
   assert.equal(clients, CLIENTS)
-  // Those without a duplicate are framed: Rust's chunks straight to the socket, not res.write.
   assert.equal(resWrites, 0, 'no client went through res.write')
-  assert.ok(viaNode > 0, `the framed ones were written to their sockets by Node (${viaNode})`)
+  assert.equal(viaNode, 0, 'Node wrote to no client socket: Rust wrote them all')
+  if (fds !== null) assert.ok(fds < CLIENTS + 40, `${fds} descriptors open for ${CLIENTS} clients`)
   child.send({ type: 'exit' })
   raws.forEach((r) => r.close())
   const out = await run
   assert.equal(out.stderr, '')
+})
+
+test('Rust lets go of a descriptor before Node closes it: a number reused at once gets nothing', { skip: !native.DIRECT }, async (t) => {
+  const { spawn } = require('node:child_process')
+  const srv = await sseServer(sse)
+  t.after(() => srv.close())
+  let reused = 0
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const [raw, client] = await srv.open()
+    sse.send(client, 'first')
+    await raw.until('data: first\n\n')
+    const fd = client.res.socket._handle.fd
+    // In one synchronous stretch: Node closes the socket (its 'close' comes later, so the
+    // client is still registered), a new connection takes the lowest free descriptor
+    // number (the parent end of the child's stdin, a socketpair), and a broadcast is
+    // flushed. A write to the old number would reach the child, which echoes it.
+    client.res.socket.destroy()
+    const child = spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
+    if (child.stdin._handle.fd === fd) reused++
+    sse.broadcast('*', 'not for the child')
+    sse.flush()
+    child.stdin.end()
+    let echoed = ''
+    child.stdout.setEncoding('latin1')
+    child.stdout.on('data', (s) => (echoed += s))
+    await new Promise((resolve) => child.once('close', resolve))
+    assert.equal(echoed, '', 'nothing reached the connection that reused the number')
+    raw.close()
+    await until(() => !sse.clients.includes(client), 'the closed client is removed')
+  }
+  assert.ok(reused > 0, 'the descriptor number was reused at least once (else this test proves nothing)')
+  t.diagnostic(`number reused in ${reused} of 5 attempts`)
 })
 
 test('after res.end() the keep-alive socket carries the next response untouched', async (t) => {

@@ -82,10 +82,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
     /**
      * Once the headers went out: hand a plain HTTP/1.1 response on a plain TCP socket to
-     * Rust, which then writes its turns directly (through its own duplicate of the fd).
-     * When it cannot (descriptors ran short, TLS, or no direct writes on this platform),
-     * such a response is *framed*: Rust frames its turns as HTTP/1.1 chunks and JS writes
-     * each turn to the socket in one write, skipping `res.write`.
+     * Rust, which then writes its turns directly to Node's own descriptor of it. When it
+     * cannot (TLS, a handle whose close someone else wraps, or no direct writes on this
+     * platform), such a response is *framed*: Rust frames its turns as HTTP/1.1 chunks
+     * and JS writes each turn to the socket in one write, skipping `res.write`.
      */
     route() {
       const res = this.res
@@ -102,8 +102,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       ) {
         return
       }
-      const fd = socket._handle != null ? socket._handle.fd : undefined
-      if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0) {
+      const handle = socket._handle
+      const fd = handle != null ? handle.fd : undefined
+      if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
         // Node may still hold the headers: Rust then starts paused until Node wrote them.
         const held = socket.writableLength
         if (hub.setDirect(this.client.id, fd, held)) {
@@ -111,15 +112,6 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
           viaJs--
           if (held > 0) this.holdForNode()
           return
-        }
-        // Descriptors may have run short: Rust then sent its idle direct clients back
-        // to JS (closing their duplicates), so each holds one descriptor again.
-        for (const id of hub.takeReleased()) {
-          const conn = conns.get(id)
-          if (conn !== undefined && conn.path === PATH_DIRECT) {
-            conn.path = PATH_FRAMED
-            viaJs++
-          }
         }
       }
       hub.setFramed(this.client.id)
@@ -213,6 +205,33 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         target.once('drain', onDrain)
       }
     }
+  }
+
+  /**
+   * Rust writes to Node's own descriptor of a direct client's socket, so it must let go
+   * of the number before Node closes it (after which the kernel may hand the number to
+   * the next connection). Node closes a connected socket only through its handle's
+   * `close` or `reset` (net.Socket's destroy and resetAndDestroy), on this thread: both
+   * are wrapped on the handle to tell Rust first (`hub.forgetFd`). False when someone
+   * else already wrapped them there (the client is then framed, not direct).
+   */
+  function guardClose(handle) {
+    if (handle.close === closeHandle) return true
+    if (Object.hasOwn(handle, 'close') || Object.hasOwn(handle, 'reset')) return false
+    if (typeof handle.close !== 'function' || typeof handle.reset !== 'function') return false
+    handle.close = closeHandle
+    handle.reset = resetHandle
+    return true
+  }
+
+  function closeHandle() {
+    hub.forgetFd(this.fd)
+    return Object.getPrototypeOf(this).close.apply(this, arguments)
+  }
+
+  function resetHandle() {
+    hub.forgetFd(this.fd)
+    return Object.getPrototypeOf(this).reset.apply(this, arguments)
   }
 
   /** 'close' of a response (`this`): removes its connection(s). */

@@ -5,7 +5,7 @@
 //! receiver, whatever else the client has queued. The first frame a client gets in a
 //! turn puts it on the dirty list; `flush` then handles every dirty client once:
 //!
-//! - a *direct* client (Rust holds a duplicate of its socket, see `direct.rs`) gets its
+//! - a *direct* client (Rust borrows its socket's descriptor, see `direct.rs`) gets its
 //!   whole turn — chunk header, frames, shared bodies, chunk trailer — in one `sendmsg`
 //!   of the segments, straight from here. What the socket refuses is handed to JS in
 //!   the batch, already framed, for Node to write after everything it holds; the client
@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 use crate::direct::{self, Fd, Wrote};
 use crate::frame;
@@ -32,6 +33,9 @@ pub const SHARE_MIN: usize = 4096;
 
 /// In a batch's index: this entry has no shared body.
 pub const NO_BODY: u32 = u32::MAX;
+
+/// In `Delivery::by_fd`: no client writes to this descriptor.
+const NO_CLIENT: u32 = u32::MAX;
 
 /// Default hard limit on the bytes refused by one client's socket.
 pub const DEFAULT_MAX_PENDING: usize = 1024 * 1024;
@@ -75,11 +79,11 @@ pub struct Outbox {
     wire_len: usize,
     /// Bytes Node held for this client's socket when it was paused.
     held: usize,
-    /// The duplicate of the client's socket, for a direct client.
+    /// The client's socket, for a direct client (borrowed from Node, see `direct.rs`).
     fd: Option<Fd>,
     /// JS writes this client's bytes straight to its socket, as HTTP/1.1 chunks Rust
-    /// frames: a plain HTTP/1.1 response without a duplicate (descriptors ran short, or
-    /// no direct writes on this platform).
+    /// frames: a plain HTTP/1.1 response Rust does not write itself (TLS, no direct
+    /// writes on this platform, or its descriptor is being closed).
     framed: bool,
     queued: bool,
     paused: bool,
@@ -247,14 +251,13 @@ pub struct Delivery {
     gone: Vec<u32>,
     /// A client written through JS passed [`EARLY`] this turn: JS should flush now.
     urgent: bool,
-    /// Descriptors ran short: while more clients than this are registered, no client
-    /// becomes direct, and each new one sends two direct clients back to JS instead.
-    scarce_until: Option<usize>,
-    /// Ids of clients made direct, oldest first (some may be gone or released since):
-    /// whom `release_direct` sends back to the JS path when descriptors run short.
-    direct_ids: Vec<u32>,
-    /// Clients sent back to the JS path by `release_direct`, for JS to take.
-    released: Vec<u32>,
+    /// Descriptor number -> the direct client writing to it ([`NO_CLIENT`]: none). A
+    /// number has at most one direct client; it lets `forget_fd` find it when Node is
+    /// about to close the descriptor.
+    by_fd: Vec<u32>,
+    /// The thread that made this (the JavaScript thread): the only one that may write
+    /// to a borrowed descriptor.
+    js_thread: ThreadId,
     max_pending: usize,
     pub counters: Counters,
 }
@@ -266,9 +269,8 @@ impl Default for Delivery {
             dropped: Vec::new(),
             gone: Vec::new(),
             urgent: false,
-            scarce_until: None,
-            direct_ids: Vec::new(),
-            released: Vec::new(),
+            by_fd: Vec::new(),
+            js_thread: std::thread::current().id(),
             max_pending: DEFAULT_MAX_PENDING,
             counters: Counters::default(),
         }
@@ -436,8 +438,8 @@ impl Delivery {
         outbox.dropped = true;
         outbox.clear();
         outbox.segs = VecDeque::new();
-        // Close the duplicate at once; JS destroys the response on the next flush.
-        outbox.fd = None;
+        // No more writes; JS destroys the response on the next flush.
+        self.unset_fd(outbox);
         self.dropped.push(id);
         self.counters.dropped += 1;
         true
@@ -454,7 +456,11 @@ impl Delivery {
         }
         if !outbox.stopped() && outbox.frames_len() >= EARLY {
             if outbox.is_direct() {
-                wake |= self.write_direct(id, outbox);
+                // Off the JavaScript thread (a Redis delivery) the bytes wait for the
+                // flush that its wake-up brings.
+                if self.on_js_thread() {
+                    wake |= self.write_direct(id, outbox);
+                }
             } else {
                 self.urgent = true;
             }
@@ -484,7 +490,7 @@ impl Delivery {
             Wrote::Gone => {
                 outbox.dropped = true;
                 outbox.clear();
-                outbox.fd = None;
+                self.unset_fd(outbox);
                 self.gone.push(id);
                 true
             }
@@ -496,77 +502,65 @@ impl Delivery {
         outbox.framed = true;
     }
 
-    /// Makes the client direct: Rust writes its turns to `fd` (a duplicate it owns).
-    pub fn set_direct(&mut self, id: u32, outbox: &mut Outbox, fd: Fd) {
+    /// Makes the client direct: Rust writes its turns to `fd` (borrowed from Node). False
+    /// when another direct client already writes to that descriptor (the same response
+    /// added twice): this one stays with JS.
+    pub fn set_direct(&mut self, id: u32, outbox: &mut Outbox, fd: Fd) -> bool {
+        let Ok(at) = usize::try_from(fd.number()) else {
+            return false;
+        };
+        if self.by_fd.get(at).is_some_and(|&owner| owner != NO_CLIENT) {
+            return false;
+        }
+        if self.by_fd.len() <= at {
+            self.by_fd.resize(at + 1, NO_CLIENT);
+        }
+        self.by_fd[at] = id;
         outbox.fd = Some(fd);
-        self.direct_ids.push(id);
+        true
     }
 
-    /// Whether a new client may become direct. While descriptors are short (after a
-    /// declined duplicate, until the client count has halved) it may not, and the two
-    /// oldest idle direct clients go back to the JS path instead (their duplicates
-    /// closed): each new client frees more descriptors than it takes, so the server
-    /// accepts as many clients as it would without duplicates.
-    pub fn direct_allowed(&mut self, reg: &mut Registry<Outbox>) -> bool {
-        match self.scarce_until {
-            Some(until) if reg.len() > until => {
-                self.release_direct(reg);
-                false
-            }
-            Some(_) => {
-                self.scarce_until = None;
+    /// Node is about to close descriptor `fd`: its direct client (if any) is never
+    /// written by Rust again; what it still gets goes to JS framed, where the closed
+    /// socket removes it. True if a client was writing to it.
+    pub fn forget_fd(&mut self, reg: &mut Registry<Outbox>, fd: i64) -> bool {
+        let Some(owner) = usize::try_from(fd)
+            .ok()
+            .and_then(|at| self.by_fd.get_mut(at))
+        else {
+            return false;
+        };
+        let id = std::mem::replace(owner, NO_CLIENT);
+        match reg.get_mut(id) {
+            Some(outbox) if outbox.fd.is_some() => {
+                outbox.fd = None;
+                outbox.framed = true;
                 true
             }
-            None => true,
+            _ => false,
         }
     }
 
-    /// A duplicate was declined because descriptors ran short (see `direct_allowed`).
-    pub fn short_of_descriptors(&mut self, reg: &mut Registry<Outbox>) {
-        self.scarce_until = Some(reg.len() / 2);
-        self.release_direct(reg);
+    /// A client left the registry: its descriptor is free for another client.
+    pub fn removed(&mut self, outbox: &mut Outbox) {
+        self.unset_fd(outbox);
     }
 
-    /// Sends the two oldest idle direct clients back to the JS path.
-    fn release_direct(&mut self, reg: &mut Registry<Outbox>) {
-        let mut freed = 0;
-        let mut at = 0;
-        while freed < 2 && at < self.direct_ids.len() {
-            let id = self.direct_ids[at];
-            match reg.get_mut(id) {
-                Some(outbox) if outbox.fd.is_some() => {
-                    if outbox.stopped() || outbox.len > 0 {
-                        at += 1; // busy: keep it for now
-                        continue;
-                    }
-                    outbox.fd = None;
-                    // Still a plain HTTP/1.1 response: JS writes Rust's chunks to its socket.
-                    outbox.framed = true;
-                    self.released.push(id);
-                    freed += 1;
-                }
-                _ => {}
+    /// Stops writing to a client's descriptor.
+    fn unset_fd(&mut self, outbox: &mut Outbox) {
+        if let Some(fd) = outbox.fd.take() {
+            if let Some(owner) = usize::try_from(fd.number())
+                .ok()
+                .and_then(|at| self.by_fd.get_mut(at))
+            {
+                *owner = NO_CLIENT;
             }
-            self.direct_ids.remove(at);
-        }
-        // Ids of removed clients pile up under churn: compact now and then.
-        if self.direct_ids.len() > 64 && self.direct_ids.len() > 2 * reg.len() {
-            self.direct_ids
-                .retain(|id| reg.get_mut(*id).is_some_and(|o| o.fd.is_some()));
         }
     }
 
-    /// Keeps the list of direct clients from growing with churn (call when one is removed).
-    pub fn forget_direct(&mut self, reg: &mut Registry<Outbox>) {
-        if self.direct_ids.len() > 64 && self.direct_ids.len() > 2 * reg.len() + 64 {
-            self.direct_ids
-                .retain(|id| reg.get_mut(*id).is_some_and(|o| o.fd.is_some()));
-        }
-    }
-
-    /// The clients `release_direct` sent back to the JS path since the last call.
-    pub fn take_released(&mut self) -> Vec<u32> {
-        std::mem::take(&mut self.released)
+    /// Whether this is the thread that may write to borrowed descriptors.
+    fn on_js_thread(&self) -> bool {
+        std::thread::current().id() == self.js_thread
     }
 
     /// Stops writing this client's bytes (its socket refused some) until `resume`.
@@ -949,8 +943,8 @@ mod tests {
             let (server, _) = listener.accept().expect("accept");
             server.set_nonblocking(true).expect("nonblocking");
             let id = reg.add(Outbox::default()).expect("id");
-            let fd = Fd::dup(server.as_raw_fd() as i64).expect("a socket");
-            d.set_direct(id, ob(reg, id), fd);
+            let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
+            assert!(d.set_direct(id, ob(reg, id), fd));
             (id, server, peer)
         }
 
@@ -1081,41 +1075,74 @@ mod tests {
         }
 
         #[test]
-        fn short_of_descriptors_idle_direct_clients_go_back_to_js_framed() {
+        fn a_descriptor_node_closes_is_forgotten_first_and_its_client_goes_to_js() {
             let (mut reg, mut d, _) = setup(0);
-            let (busy, _s0, _p0) = direct_pair(&mut reg, &mut d);
-            let (gone, _s1, _p1) = direct_pair(&mut reg, &mut d);
-            let (a, _s2, _p2) = direct_pair(&mut reg, &mut d);
-            let (b, _s3, _p3) = direct_pair(&mut reg, &mut d);
-            let (c, _s4, _p4) = direct_pair(&mut reg, &mut d);
-            Delivery::pause(ob(&mut reg, busy));
-            push(&mut d, &mut reg, busy, b"waiting");
-            reg.remove(gone);
-            // Two per decline, oldest idle first; busy and removed clients are skipped.
-            d.release_direct(&mut reg);
-            assert_eq!(d.take_released(), vec![a, b]);
-            assert!(!ob(&mut reg, a).is_direct() && !ob(&mut reg, b).is_direct());
-            assert!(
-                ob(&mut reg, busy).is_direct(),
-                "a client with bytes waiting stays"
-            );
-            assert!(ob(&mut reg, c).is_direct());
-            d.release_direct(&mut reg);
-            assert_eq!(d.take_released(), vec![c]);
-            // A released client's frames now go to JS, framed as HTTP/1.1 chunks for its socket.
-            push(&mut d, &mut reg, a, b"data: x\n\n");
+            let (id, server, _peer) = direct_pair(&mut reg, &mut d);
+            let (other, _s1, _p1) = direct_pair(&mut reg, &mut d);
+            let fd = server.as_raw_fd() as i64;
+            // The same socket cannot have two direct clients (the same response added twice).
+            let again = reg.add(Outbox::default()).expect("id");
+            let borrowed = Fd::borrow(fd).expect("a socket");
+            assert!(!d.set_direct(again, ob(&mut reg, again), borrowed));
+            // Node is about to close it: Rust lets go, and the client's bytes go to JS framed.
+            assert!(d.forget_fd(&mut reg, fd));
+            assert!(!ob(&mut reg, id).is_direct());
+            assert!(ob(&mut reg, other).is_direct(), "only that descriptor");
+            assert!(!d.forget_fd(&mut reg, fd), "once");
+            assert!(!d.forget_fd(&mut reg, -1) && !d.forget_fd(&mut reg, 1 << 40));
+            push(&mut d, &mut reg, id, b"data: x\n\n");
             assert_eq!(
                 split(&d.flush(&mut reg)),
-                owned(&[(a, b"9\r\ndata: x\n\n\r\n")])
+                owned(&[(id, b"9\r\ndata: x\n\n\r\n")])
             );
+            drop(server);
+            // A new connection may now get that number: it can have a direct client again.
+            let newcomer = reg.add(Outbox::default()).expect("id");
+            let (next, _p2) = {
+                let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+                let peer =
+                    TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+                let (next, _) = listener.accept().expect("accept");
+                next.set_nonblocking(true).expect("nonblocking");
+                (next, peer)
+            };
+            let fd = Fd::borrow(next.as_raw_fd() as i64).expect("a socket");
+            assert!(d.set_direct(newcomer, ob(&mut reg, newcomer), fd));
+            // Removing a client frees its descriptor's entry.
+            let mut outbox = reg.remove(newcomer).expect("registered");
+            d.removed(&mut outbox);
+            assert!(!d.forget_fd(&mut reg, next.as_raw_fd() as i64));
+        }
+
+        #[test]
+        fn off_the_js_thread_a_pile_waits_for_the_flush() {
+            let (mut reg, mut d, _) = setup(0);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
+            let frame = vec![b'f'; 1000];
+            let count = EARLY / 1000 + 1;
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for _ in 0..count {
+                        push(&mut d, &mut reg, id, &frame);
+                    }
+                });
+            });
+            assert_eq!(
+                ob(&mut reg, id).pending(),
+                1000 * count,
+                "nothing written there"
+            );
+            assert!(d.flush(&mut reg).is_empty());
+            let want = chunk(&frame.repeat(count));
+            assert_eq!(read_exact(&mut peer, want.len()), want);
         }
 
         #[test]
         fn a_broken_connection_is_reported_once_and_forgotten() {
             let (mut reg, mut d, _) = setup(0);
-            let (id, server, peer) = direct_pair(&mut reg, &mut d);
+            let (id, _server, peer) = direct_pair(&mut reg, &mut d);
+            // The peer goes away; Node has not closed our side.
             drop(peer);
-            drop(server);
             let mut gone = Vec::new();
             for _ in 0..100 {
                 push(&mut d, &mut reg, id, b"data: x\n\n");
@@ -1127,10 +1154,7 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
             assert_eq!(gone, vec![id]);
-            assert!(
-                !ob(&mut reg, id).is_direct(),
-                "the duplicate is closed at once"
-            );
+            assert!(!ob(&mut reg, id).is_direct(), "no more writes to it");
             assert!(!push(&mut d, &mut reg, id, b"more"));
             assert!(d.flush(&mut reg).is_empty(), "reported once");
         }

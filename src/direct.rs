@@ -1,18 +1,24 @@
-//! Writing straight to a client's socket (Unix only): a private duplicate of the
-//! connection's file descriptor and one `sendmsg` of many slices per call.
+//! Writing straight to a client's socket (Unix only): Node's own descriptor of the
+//! connection, and one `sendmsg` of many slices per call.
 //!
-//! Why a duplicate: Node may close its descriptor at any moment (the peer went away,
-//! the app destroyed the response), and the kernel hands the same number to the next
-//! connection it accepts. A duplicate names the *socket*, not the number: until we close
-//! it, it can only ever reach the connection it was made from, so a write can never
-//! land on another user's connection. The duplicate also keeps that socket open after
-//! Node closed its own descriptor, so it is closed as soon as the client is removed
-//! (`Drop`). It is never `shutdown()`: that would end Node's side of the connection too.
+//! [`Fd`] borrows the descriptor: it costs no descriptor of its own (a server can hold
+//! as many direct clients as it can hold sockets) and never closes it. Borrowing is
+//! safe only because of two rules, which keep a write from ever landing on a connection
+//! that reused the number after Node closed it:
+//!
+//! - writes happen only on the JavaScript thread, inside a call from JavaScript
+//!   (`Delivery` writes from other threads never; see `Delivery::on_js_thread`);
+//! - JavaScript tells Rust to forget the descriptor (`Hub::forget_fd`) *before* Node
+//!   closes it: `lib/connection.js` wraps the `close` and `reset` of the socket's handle,
+//!   the only two ways Node closes a connected socket, and each runs on that thread.
+//!
+//! So while Rust holds the number, Node has not closed it, and the kernel cannot have
+//! handed it to another connection.
 //!
 //! Writes never block (the socket is non-blocking and `MSG_DONTWAIT` is passed) and
 //! never raise `SIGPIPE` (`MSG_NOSIGNAL` where the platform has it; elsewhere Node
 //! ignores `SIGPIPE` process-wide). On other platforms (Windows, WASI) `SUPPORTED` is
-//! false, `Fd::dup` always declines and JavaScript keeps writing through Node.
+//! false, `Fd::borrow` always declines and JavaScript keeps writing through Node.
 
 use std::io::IoSlice;
 
@@ -22,18 +28,6 @@ pub const SUPPORTED: bool = cfg!(unix);
 /// At most this many slices go to one system call (POSIX guarantees at least 16; Linux
 /// and the BSDs allow 1024).
 pub const MAX_SLICES: usize = 1024;
-
-/// Why a descriptor was not duplicated.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Declined {
-    /// Not a non-blocking stream socket (or not this platform).
-    NotASocket,
-    /// A duplicate would leave less than a quarter of the descriptor limit free.
-    Crowded,
-    /// Less than a sixteenth would be left (or none at all): existing duplicates should
-    /// be given back, or the server may soon fail to accept connections.
-    Scarce,
-}
 
 /// What one write did.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,9 +40,10 @@ pub enum Wrote {
 
 #[cfg(unix)]
 mod imp {
-    use super::{Declined, Wrote};
+    use super::Wrote;
     use std::io::{Error, IoSlice};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::num::NonZeroU32;
+    use std::os::fd::RawFd;
 
     #[cfg(any(
         target_os = "linux",
@@ -73,68 +68,35 @@ mod imp {
     )))]
     const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
 
-    /// An owned duplicate of a connected, non-blocking stream socket (closed on drop).
-    #[derive(Debug)]
-    pub struct Fd(OwnedFd);
+    /// A borrowed descriptor of a connected, non-blocking stream socket (see the module
+    /// documentation for why it stays valid while held). Never closed here. Kept as the
+    /// number plus one, so that `Option<Fd>` is as small as `Fd`.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Fd(NonZeroU32);
 
     impl Fd {
-        /// Duplicates `fd` when it is a non-blocking stream socket and descriptors are plentiful.
-        pub fn dup(fd: i64) -> Result<Fd, Declined> {
-            let fd = libc::c_int::try_from(fd)
-                .ok()
-                .filter(|fd| *fd >= 0)
-                .ok_or(Declined::NotASocket)?;
-            // SAFETY: fcntl(F_DUPFD_CLOEXEC) only reads the descriptor table; an invalid
-            // `fd` makes it fail with EBADF, which we treat as "no".
-            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-            if dup < 0 {
-                return Err(match Error::last_os_error().raw_os_error() {
-                    Some(libc::EMFILE) | Some(libc::ENFILE) => Declined::Scarce,
-                    _ => Declined::NotASocket,
-                });
-            }
-            // SAFETY: `dup` is a descriptor we just created and nothing else owns; from
-            // here `OwnedFd` closes it exactly once (any early return included).
-            let owned = Fd(unsafe { OwnedFd::from_raw_fd(dup) });
-            if !owned.is_stream_socket() {
-                return Err(Declined::NotASocket);
-            }
-            owned.room()?;
-            Ok(owned)
+        /// Borrows `fd` when it is an open, non-blocking stream socket.
+        pub fn borrow(fd: i64) -> Option<Fd> {
+            let plus_one = u32::try_from(fd).ok().filter(|fd| *fd < i32::MAX as u32)? + 1;
+            let fd = Fd(NonZeroU32::new(plus_one)?);
+            fd.is_stream_socket().then_some(fd)
         }
 
-        /// A duplicate costs a descriptor: decline when it would leave less than a quarter
-        /// of the limit free, so the server can still accept connections (JS writes them).
-        // rlim_t is u64 here but not on every Unix: the casts are for those.
-        #[allow(clippy::unnecessary_cast)]
-        fn room(&self) -> Result<(), Declined> {
-            // SAFETY: a zeroed rlimit is valid, and getrlimit writes only into it.
-            let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
-            // SAFETY: `limit` is valid for writes.
-            if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-                return Ok(());
-            }
-            let soft = limit.rlim_cur as u64;
-            // Descriptors are handed out lowest first: the duplicate's number is about
-            // how many are open.
-            let number = self.0.as_raw_fd() as u64;
-            if soft == libc::RLIM_INFINITY as u64 || number < soft - soft / 4 {
-                Ok(())
-            } else if number < soft - soft / 16 {
-                Err(Declined::Crowded)
-            } else {
-                Err(Declined::Scarce)
-            }
+        /// The descriptor's number.
+        pub fn number(&self) -> RawFd {
+            // At most i32::MAX - 1 by construction.
+            (self.0.get() - 1) as RawFd
         }
 
         fn is_stream_socket(&self) -> bool {
             let mut kind: libc::c_int = 0;
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: `kind` and `len` are valid for writes of the sizes passed; the
-            // descriptor is ours and open.
+            // SAFETY: `kind` and `len` are valid for writes of the sizes passed;
+            // getsockopt and fcntl(F_GETFL) only read, and fail with EBADF/ENOTSOCK
+            // on a descriptor that is not an open socket, which we treat as "no".
             let got = unsafe {
                 libc::getsockopt(
-                    self.0.as_raw_fd(),
+                    self.number(),
                     libc::SOL_SOCKET,
                     libc::SO_TYPE,
                     (&mut kind as *mut libc::c_int).cast(),
@@ -142,7 +104,7 @@ mod imp {
                 )
             };
             // SAFETY: F_GETFL only reads the open file description's flags.
-            let flags = unsafe { libc::fcntl(self.0.as_raw_fd(), libc::F_GETFL) };
+            let flags = unsafe { libc::fcntl(self.number(), libc::F_GETFL) };
             got == 0 && kind == libc::SOCK_STREAM && flags >= 0 && flags & libc::O_NONBLOCK != 0
         }
 
@@ -156,9 +118,10 @@ mod imp {
             msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
             msg.msg_iovlen = bufs.len() as _;
             loop {
-                // SAFETY: the descriptor is ours and open (closed only in Drop); `msg`
-                // points at `bufs.len()` valid iovecs.
-                let n = unsafe { libc::sendmsg(self.0.as_raw_fd(), &msg, FLAGS) };
+                // SAFETY: the descriptor is still this client's open socket (the rules in
+                // the module documentation); sendmsg only reads the `bufs.len()` valid
+                // iovecs `msg` points at, and `bufs` outlives the call.
+                let n = unsafe { libc::sendmsg(self.number(), &msg, FLAGS) };
                 if n >= 0 {
                     return Wrote::Bytes(n as usize);
                 }
@@ -178,16 +141,20 @@ mod imp {
 
 #[cfg(not(unix))]
 mod imp {
-    use super::{Declined, Wrote};
+    use super::Wrote;
     use std::io::IoSlice;
 
     /// Never constructed on this platform.
-    #[derive(Debug)]
+    #[derive(Debug, PartialEq, Eq)]
     pub enum Fd {}
 
     impl Fd {
-        pub fn dup(_fd: i64) -> Result<Fd, Declined> {
-            Err(Declined::NotASocket)
+        pub fn borrow(_fd: i64) -> Option<Fd> {
+            None
+        }
+
+        pub fn number(&self) -> i32 {
+            match *self {}
         }
 
         pub fn write(&self, _bufs: &[IoSlice<'_>]) -> Wrote {
@@ -224,7 +191,7 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
-    use std::os::fd::{AsRawFd, IntoRawFd};
+    use std::os::fd::AsRawFd;
 
     fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -243,7 +210,7 @@ mod tests {
     #[test]
     fn writes_every_slice_in_order_with_one_call() {
         let (server, mut peer) = pair();
-        let fd = Fd::dup(server.as_raw_fd() as i64).expect("a socket");
+        let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
         let wrote = fd.write(&[
             IoSlice::new(b"3\r\n"),
             IoSlice::new(b"abc"),
@@ -255,47 +222,35 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_nonblocking_stream_socket() {
-        assert!(Fd::dup(-1).is_err());
-        assert!(Fd::dup(1 << 40).is_err());
+        assert!(Fd::borrow(-1).is_none());
+        assert!(Fd::borrow(1 << 40).is_none());
         let file = std::fs::File::open("Cargo.toml").expect("file");
-        assert!(Fd::dup(file.as_raw_fd() as i64).is_err(), "a file");
+        assert!(Fd::borrow(file.as_raw_fd() as i64).is_none(), "a file");
         let (server, _peer) = pair();
         server.set_nonblocking(false).expect("blocking");
         assert!(
-            Fd::dup(server.as_raw_fd() as i64).is_err(),
+            Fd::borrow(server.as_raw_fd() as i64).is_none(),
             "a blocking socket"
         );
     }
 
     #[test]
-    fn the_duplicate_never_reaches_a_connection_that_reused_the_number() {
-        let (first, mut first_peer) = pair();
-        let fd = Fd::dup(first.as_raw_fd() as i64).expect("a socket");
-        let number = first.into_raw_fd();
-        // SAFETY (test): we own `number` and close it once, as Node would.
-        unsafe { libc::close(number) };
-        // The next socket usually gets the freed number; whichever it gets, our writes
-        // must go to the first connection only.
-        let (second, mut second_peer) = pair();
-        fd.write(&[IoSlice::new(b"mine")]);
-        assert_eq!(read_some(&mut first_peer, 4), b"mine");
-        second_peer.set_nonblocking(true).expect("nonblocking");
-        let mut buf = [0u8; 8];
-        assert!(
-            second_peer.read(&mut buf).is_err(),
-            "nothing reached the other connection"
-        );
-        drop(second);
-        // Dropping the duplicate closes the last descriptor: the first peer sees the end.
-        drop(fd);
-        first_peer.set_nonblocking(false).expect("blocking");
-        assert_eq!(first_peer.read(&mut buf).expect("eof"), 0);
+    fn borrowing_costs_no_descriptor_and_never_closes_it() {
+        let (server, mut peer) = pair();
+        {
+            let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
+            assert_eq!(fd.number(), server.as_raw_fd());
+        }
+        // Still open: the connection works, and Node's close is the only one.
+        let again = Fd::borrow(server.as_raw_fd() as i64).expect("still a socket");
+        assert_eq!(again.write(&[IoSlice::new(b"open")]), Wrote::Bytes(4));
+        assert_eq!(read_some(&mut peer, 4), b"open");
     }
 
     #[test]
     fn a_full_socket_takes_part_then_nothing() {
         let (server, mut peer) = pair();
-        let fd = Fd::dup(server.as_raw_fd() as i64).expect("a socket");
+        let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
         let block = vec![7u8; 1 << 20];
         let mut sent = 0;
         let mut saw_zero = false;
@@ -340,7 +295,8 @@ mod tests {
         // SAFETY (test): setting a signal disposition; restored below.
         let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
         let (server, peer) = pair();
-        let fd = Fd::dup(server.as_raw_fd() as i64).expect("a socket");
+        let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
+        // The peer goes away; our side stays open (Node has not closed it).
         drop(peer);
         let mut gone = false;
         for _ in 0..100 {

@@ -171,15 +171,19 @@ impl Hub {
             .ok_or_else(|| Error::new(Status::GenericFailure, "client ids exhausted".to_owned()))
     }
 
-    /// Forgets a client and its pending bytes (closing its duplicate socket, if any);
+    /// Forgets a client and its pending bytes (and its socket, if direct);
     /// false if it was not registered.
     #[napi(catch_unwind)]
     pub fn remove(&self, id: u32) -> bool {
         let mut st = self.shared.state.lock();
         let State { reg, out, .. } = &mut *st;
-        let removed = reg.remove(id).is_some();
-        out.forget_direct(reg);
-        removed
+        match reg.remove(id) {
+            Some(mut outbox) => {
+                out.removed(&mut outbox);
+                true
+            }
+            None => false,
+        }
     }
 
     #[napi(catch_unwind)]
@@ -327,37 +331,41 @@ impl Hub {
         self.shared.state.lock().out.take_urgent()
     }
 
-    /// From now on Rust writes this client's turns to its socket, through a duplicate
-    /// of `fd` (the socket's descriptor, which Node owns). False when it cannot (not a
-    /// non-blocking stream socket, or not a Unix build): JS keeps writing it. When Node
-    /// still `held` bytes for the socket, the client starts paused (see `pause`).
+    /// From now on Rust writes this client's turns to its socket, descriptor `fd`
+    /// (Node's own, borrowed: JS calls `forgetFd` before Node closes it). False when it
+    /// cannot (not a non-blocking stream socket, another client writes to it, or not a
+    /// Unix build): JS keeps writing it. When Node still `held` bytes for the socket,
+    /// the client starts paused (see `pause`).
     #[napi(catch_unwind)]
     pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
         let mut st = self.shared.state.lock();
         let State { reg, out, .. } = &mut *st;
-        if !out.direct_allowed(reg) {
-            return false;
-        }
         let Some(outbox) = reg.get_mut(id) else {
             return false;
         };
         if outbox.is_direct() || outbox.pending() > 0 {
             return outbox.is_direct();
         }
-        match Fd::dup(fd) {
-            Ok(fd) => {
-                out.set_direct(id, outbox, fd);
-                if held > 0.0 {
-                    Delivery::pause_holding(outbox, held as usize);
-                }
-                true
-            }
-            Err(direct::Declined::Scarce) => {
-                out.short_of_descriptors(reg);
-                false
-            }
-            Err(direct::Declined::Crowded | direct::Declined::NotASocket) => false,
+        let Some(fd) = Fd::borrow(fd) else {
+            return false;
+        };
+        if !out.set_direct(id, outbox, fd) {
+            return false;
         }
+        if held > 0.0 {
+            Delivery::pause_holding(outbox, held as usize);
+        }
+        true
+    }
+
+    /// Node is about to close descriptor `fd` (its handle's `close` or `reset`): Rust
+    /// never writes to it again. True if a direct client was writing to it; that client
+    /// stays registered (its 'close' removes it), its bytes now go to JS.
+    #[napi(catch_unwind)]
+    pub fn forget_fd(&self, fd: i64) -> bool {
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        out.forget_fd(reg, fd)
     }
 
     /// A plain HTTP/1.1 response that Rust does not write itself: its bytes come in
@@ -367,13 +375,6 @@ impl Hub {
         if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
             Delivery::set_framed(outbox);
         }
-    }
-
-    /// Clients sent back to the JS path (their duplicates closed) because descriptors
-    /// ran short; JS writes them through `res.write` from now on.
-    #[napi(catch_unwind)]
-    pub fn take_released(&self) -> Uint32Array {
-        Uint32Array::new(self.shared.state.lock().out.take_released())
     }
 
     /// The client's socket refused bytes (`held` of them wait in Node): keep its frames
