@@ -1,13 +1,14 @@
 //! The client registry and the room index: who is connected, in which rooms, in which order.
 //!
-//! Clients get ids 0, 1, 2… in add order and are kept ordered by id, so iteration
+//! Clients get ids 0, 1, 2… in add order and are kept ordered by id (`ById`: a sorted
+//! vector, not a tree: an idle client costs its entry and little more), so iteration
 //! follows add order. Each client keeps its rooms in join order (a `RoomSet`: join,
 //! leave and lookup in O(1) expected however many rooms it has); the index maps a
 //! room to its members, so reaching a room costs O(members), not O(all clients).
 //! The room `"*"` means every client. Each client carries a `T` (its outbox).
 
 use std::collections::hash_map::Entry as Slot;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// A room name: a string or a number, compared strictly (`1` is not `"1"`).
@@ -244,8 +245,78 @@ struct Entry<T> {
     slot: T,
 }
 
+/// Values by id, for ids that only grow: a vector sorted by id, looked up by binary
+/// search. A removed value leaves a hole (its id stays, for the search) until the holes
+/// outnumber the values; then one pass squeezes them out, O(1) amortized per removal.
+/// Unlike a B-tree, whose nodes fill about half when keys come in order, this costs a
+/// value's size and an id per entry.
+struct ById<V> {
+    items: Vec<(u32, Option<V>)>,
+    holes: usize,
+}
+
+impl<V> Default for ById<V> {
+    fn default() -> Self {
+        ById {
+            items: Vec::new(),
+            holes: 0,
+        }
+    }
+}
+
+impl<V> ById<V> {
+    fn at(&self, id: u32) -> Option<usize> {
+        self.items.binary_search_by_key(&id, |item| item.0).ok()
+    }
+
+    /// Adds `value` under `id`, which must be above every id added before.
+    fn push(&mut self, id: u32, value: V) {
+        debug_assert!(self.items.last().is_none_or(|last| last.0 < id));
+        self.items.push((id, Some(value)));
+    }
+
+    fn remove(&mut self, id: u32) -> Option<V> {
+        let at = self.at(id)?;
+        let value = self.items[at].1.take()?;
+        self.holes += 1;
+        if self.holes * 2 > self.items.len() {
+            self.items.retain(|item| item.1.is_some());
+            self.holes = 0;
+            // Give memory back after a storm of removals.
+            if self.items.capacity() > 64 && self.items.len() < self.items.capacity() / 4 {
+                self.items.shrink_to(self.items.len() * 2);
+            }
+        }
+        Some(value)
+    }
+
+    fn get(&self, id: u32) -> Option<&V> {
+        self.items[self.at(id)?].1.as_ref()
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut V> {
+        let at = self.at(id)?;
+        self.items[at].1.as_mut()
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn len(&self) -> usize {
+        self.items.len() - self.holes
+    }
+
+    /// Every value, in id order.
+    fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut V)> {
+        self.items
+            .iter_mut()
+            .filter_map(|(id, value)| value.as_mut().map(|v| (*id, v)))
+    }
+}
+
 pub struct Registry<T> {
-    clients: BTreeMap<u32, Entry<T>>,
+    clients: ById<Entry<T>>,
     rooms: HashMap<Room, BTreeSet<u32>>,
     next_id: u32,
 }
@@ -253,7 +324,7 @@ pub struct Registry<T> {
 impl<T> Default for Registry<T> {
     fn default() -> Self {
         Registry {
-            clients: BTreeMap::new(),
+            clients: ById::default(),
             rooms: HashMap::new(),
             next_id: 0,
         }
@@ -265,7 +336,7 @@ impl<T> Registry<T> {
     pub fn add(&mut self, slot: T) -> Option<u32> {
         let id = self.next_id;
         self.next_id = id.checked_add(1)?;
-        self.clients.insert(
+        self.clients.push(
             id,
             Entry {
                 rooms: RoomSet::default(),
@@ -277,7 +348,7 @@ impl<T> Registry<T> {
 
     /// Removes a client from the registry and from every room; empty rooms vanish.
     pub fn remove(&mut self, id: u32) -> Option<T> {
-        let entry = self.clients.remove(&id)?;
+        let entry = self.clients.remove(id)?;
         for room in entry.rooms.iter() {
             self.unindex(room, id);
         }
@@ -285,11 +356,11 @@ impl<T> Registry<T> {
     }
 
     pub fn contains(&self, id: u32) -> bool {
-        self.clients.contains_key(&id)
+        self.clients.contains(id)
     }
 
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
-        self.clients.get_mut(&id).map(|e| &mut e.slot)
+        self.clients.get_mut(id).map(|e| &mut e.slot)
     }
 
     pub fn len(&self) -> usize {
@@ -297,12 +368,12 @@ impl<T> Registry<T> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.clients.is_empty()
+        self.clients.len() == 0
     }
 
     /// `Some(false)` when already in the room (always for `"*"`), `None` for an unknown id.
     pub fn join(&mut self, id: u32, room: Room) -> Option<bool> {
-        let entry = self.clients.get_mut(&id)?;
+        let entry = self.clients.get_mut(id)?;
         if room.is_all() || entry.rooms.contains(&room) {
             return Some(false);
         }
@@ -324,7 +395,7 @@ impl<T> Registry<T> {
 
     /// Leaves one room, or every room when `room` is `None` or `"*"`.
     pub fn leave(&mut self, id: u32, room: Option<&Room>) -> Option<()> {
-        let entry = self.clients.get_mut(&id)?;
+        let entry = self.clients.get_mut(id)?;
         match room {
             Some(room) if !room.is_all() => {
                 if entry.rooms.remove(room) {
@@ -341,13 +412,13 @@ impl<T> Registry<T> {
     }
 
     pub fn is_in(&self, id: u32, room: &Room) -> Option<bool> {
-        let entry = self.clients.get(&id)?;
+        let entry = self.clients.get(id)?;
         Some(room.is_all() || entry.rooms.contains(room))
     }
 
     /// The client's rooms in join order.
     pub fn rooms_of(&self, id: u32) -> Option<&RoomSet> {
-        self.clients.get(&id).map(|e| &e.rooms)
+        self.clients.get(id).map(|e| &e.rooms)
     }
 
     /// Calls `f` for every member of `room` (every client for `"*"`), in add order.
@@ -355,7 +426,7 @@ impl<T> Registry<T> {
     pub fn for_each_in(&mut self, room: &Room, mut f: impl FnMut(u32, &mut T)) -> usize {
         if room.is_all() {
             for (id, entry) in self.clients.iter_mut() {
-                f(*id, &mut entry.slot);
+                f(id, &mut entry.slot);
             }
             return self.clients.len();
         }
@@ -363,7 +434,7 @@ impl<T> Registry<T> {
             return 0;
         };
         for id in members {
-            if let Some(entry) = self.clients.get_mut(id) {
+            if let Some(entry) = self.clients.get_mut(*id) {
                 f(*id, &mut entry.slot);
             }
         }
@@ -402,6 +473,48 @@ mod tests {
 
     fn n(x: f64) -> Room {
         Room::number(x).expect("not NaN")
+    }
+
+    #[test]
+    fn by_id_keeps_id_order_through_holes_and_compactions() {
+        let mut by: ById<u32> = ById::default();
+        for id in 0..1000 {
+            by.push(id * 3, id);
+        }
+        // Remove two of every three, in a scattered order: compactions happen on the way.
+        for id in (0..1000).rev().filter(|id| id % 3 != 0) {
+            assert_eq!(by.remove(id * 3), Some(id));
+            assert_eq!(by.remove(id * 3), None, "once");
+            assert!(
+                by.holes * 2 <= by.items.len(),
+                "holes never outnumber values"
+            );
+        }
+        assert_eq!(by.remove(1), None, "an id never added");
+        assert_eq!(by.len(), 334);
+        let left: Vec<u32> = by
+            .iter_mut()
+            .map(|(id, v)| {
+                assert_eq!(id, *v * 3);
+                id
+            })
+            .collect();
+        assert!(left.windows(2).all(|w| w[0] < w[1]), "id order");
+        assert_eq!(left.len(), 334);
+        for id in (0..1000).filter(|id| id % 3 == 0) {
+            assert_eq!(by.get(id * 3), Some(&id));
+            assert!(by.contains(id * 3));
+        }
+        *by.get_mut(0).expect("kept") = 7;
+        assert_eq!(by.get(0), Some(&7));
+        // Emptied, it gives its memory back.
+        for id in (0..1000).filter(|id| id % 3 == 0) {
+            by.remove(id * 3);
+        }
+        assert_eq!(by.len(), 0);
+        assert!(by.items.capacity() <= 64, "{}", by.items.capacity());
+        by.push(5000, 1);
+        assert_eq!(by.get(5000), Some(&1));
     }
 
     fn rooms(reg: &Registry<()>, id: u32) -> Option<Vec<Room>> {
