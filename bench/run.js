@@ -46,6 +46,8 @@ const LIBS = process.env.BENCH_LIBS
   : ['ours', 'floor', 'simple-sse', 'better-sse', 'sse-channel']
 
 const ROOMS = QUICK ? 40 : 100 // of 100 clients each
+/** Idle memory: clients connected to a fresh server (in the same rooms) before the measured set. */
+const WARMUP = 1000
 
 /** The open-file limit this process got (run.js raises it as far as allowed, as for the servers). */
 const FD_LIMIT = Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 1024
@@ -76,7 +78,7 @@ const SCENARIOS = [
 
 function describe(sc) {
   const clients = SETS[sc.set].clients.toLocaleString('en')
-  if (sc.memory) return `${clients} idle clients in ${ROOMS} rooms: memory per client`
+  if (sc.memory) return `${clients} idle clients in ${ROOMS} rooms, after ${WARMUP.toLocaleString('en')} warm-up clients: memory per client`
   const size = sc.size >= 1024 ? `${sc.size / 1024} KB` : `${sc.size} B`
   const to = sc.room === '*' ? 'all' : `one room of ${SETS[sc.set].clients / ROOMS}`
   const how = { burst: 'all in one turn', turn: 'one per event-loop turn', paced: `one per ${sc.everyMs} ms` }[sc.mode]
@@ -128,12 +130,13 @@ async function startServer(lib, env = {}) {
   }
 }
 
-/** Connects the set's clients and waits until the library registered every one. */
+/** Connects the set's clients and waits until the library registered every one (besides those it had). */
 async function connect(server, set) {
+  const expected = (await server.call('count')).added + set.clients
   const rooms = Array.from({ length: set.clients }, (_, i) => set.roomOf(i))
   const clients = await load.connectAll(server.port, rooms)
   const deadline = Date.now() + TIMEOUT_MS
-  while ((await server.call('count')).added < set.clients) {
+  while ((await server.call('count')).added < expected) {
     if (Date.now() > deadline) throw new Error('the server did not register every client')
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
@@ -191,32 +194,57 @@ function round(x, digits = 2) {
   return x === null ? null : Number(x.toFixed(digits))
 }
 
-async function memoryPerClient(server, clientsBefore, set) {
-  const after = await server.call('mem')
-  const per = (key) => round((after[key] - clientsBefore[key]) / set.clients / 1024, 3)
-  return {
-    rssKB: per('rss'),
-    heapKB: per('heapUsed'),
-    externalKB: per('external'),
-    clients: set.clients,
+/** KB per client between two `mem` answers; anonymous RSS falls back to the total where /proc is missing. */
+function memoryPerClient(before, after, clients) {
+  const per = (key) => round((after[key] - before[key]) / clients / 1024, 3)
+  const anon = before.rssAnon !== null && after.rssAnon !== null ? 'rssAnon' : 'rss'
+  return { anonKB: per(anon), rssKB: per('rss'), heapKB: per('heapUsed'), externalKB: per('external'), clients }
+}
+
+/**
+ * Idle memory per client, on fresh servers of its own: per repetition, a new server gets
+ * WARMUP clients (so one-time costs such as lazy initialisation and compiled code land
+ * before the first reading), then `mem`, the set's clients, `mem` again. The median of each
+ * figure over REPS repetitions is kept.
+ */
+async function idleMemory(lib, set) {
+  const warmup = { clients: WARMUP, roomOf: (i) => `room-${i % ROOMS}` }
+  const runs = []
+  for (let rep = 0; rep < REPS; rep++) {
+    const server = await startServer(lib)
+    const groups = []
+    try {
+      groups.push(await connect(server, warmup))
+      const before = await server.call('mem')
+      const connectStarted = Date.now()
+      groups.push(await connect(server, set))
+      const connectMs = Date.now() - connectStarted
+      const after = await server.call('mem')
+      const run = memoryPerClient(before, after, set.clients)
+      runs.push(run)
+      console.log(
+        `  ${lib.padEnd(12)} idle   run ${rep + 1}: ${set.clients} clients connected in ${connectMs} ms, ` +
+          `${run.anonKB} KB anonymous RSS/client (RSS ${run.rssKB}, heap ${run.heapKB})`,
+      )
+    } finally {
+      for (const clients of groups) load.closeAll(clients)
+      await server.stop()
+    }
   }
+  const out = { reps: runs.length, clients: set.clients, warmup: WARMUP, anonKBRuns: runs.map((r) => r.anonKB) }
+  for (const key of ['anonKB', 'rssKB', 'heapKB', 'externalKB']) out[key] = median(runs.map((r) => r[key]))
+  return out
 }
 
 async function runSet(lib, setName, scenarios, results) {
   const set = SETS[setName]
   const server = await startServer(lib)
   try {
-    const before = await server.call('mem')
     const connectStarted = Date.now()
     const clients = await connect(server, set)
     console.log(`  ${lib.padEnd(12)} ${set.clients} clients connected in ${Date.now() - connectStarted} ms`)
     for (const sc of scenarios) {
       process.stdout.write(`  ${lib.padEnd(12)} ${sc.key.padEnd(6)} `)
-      if (sc.memory) {
-        results[sc.key] = await memoryPerClient(server, before, set)
-        console.log(`${results[sc.key].rssKB} KB RSS/client`)
-        continue
-      }
       const warm = { ...sc, count: Math.max(5, Math.round(sc.count / 5)), churn: sc.churn && Math.round(sc.churn / 5) }
       await measure(server, clients, warm) // warm-up
       const runs = []
@@ -276,7 +304,11 @@ async function main() {
     const libStarted = Date.now()
     results[lib] = {}
     for (const setName of Object.keys(SETS)) {
-      const scenarios = SCENARIOS.filter((s) => s.set === setName)
+      // Memory is measured on fresh servers of its own; the set's other scenarios share one.
+      for (const sc of SCENARIOS.filter((s) => s.set === setName && s.memory)) {
+        results[lib][sc.key] = await idleMemory(lib, SETS[setName])
+      }
+      const scenarios = SCENARIOS.filter((s) => s.set === setName && !s.memory)
       if (scenarios.length > 0) await runSet(lib, setName, scenarios, results[lib])
     }
     writes[lib] = await countWrites(lib)
@@ -293,7 +325,11 @@ async function main() {
       cpu: 'server process.cpuUsage() (user+system) from the first broadcast until the loader has received every expected event; median of the runs',
       wall: 'loader time from the run command until the last expected event arrived',
       latency: 'per event: arrival time at the loader minus the send time the server put in the payload (shared monotonic clock)',
-      memory: '(RSS, V8 heap used, external) after full GCs with the clients connected, minus before, divided by the clients',
+      memory:
+        `per repetition, a fresh server gets ${WARMUP} warm-up clients (one-time costs land before the first reading), then ` +
+        '(anonymous RSS, total RSS, V8 heap used, external) after full GCs with the measured clients also connected, minus the same after the warm-up, divided by the measured clients; ' +
+        'median of the runs. The target uses anonymous RSS (RssAnon in /proc/self/status; total RSS where missing): the total also counts ' +
+        'file-backed pages of the node binary that code paths fault in the first time they run, which is noise per library',
       churn: `while the broadcasts go out (one per 10 ms timer), ${CHURN.connections} other connections, ${CHURN.parallel} at a time, are opened and destroyed abruptly; the surviving clients must get every event once`,
       writes: `res.write calls and socket writes (libuv write requests, i.e. write/writev system calls) per delivered event, ${WRITES.clients} clients × ${WRITES.count} events (diagnostic run)`,
     },
@@ -305,6 +341,7 @@ async function main() {
       size: sc.size,
       mode: sc.mode,
       clients: SETS[sc.set].clients,
+      warmup: sc.memory ? WARMUP : undefined,
       events: sc.memory ? 0 : sc.count * (sc.room === '*' ? SETS[sc.set].clients : SETS[sc.set].clients / ROOMS),
       churn: sc.churn,
     })),

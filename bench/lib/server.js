@@ -9,7 +9,9 @@
 //
 // Commands (each answered with a message carrying the same `id`):
 //   count                          -> { added }            clients registered so far
-//   mem                            -> process.memoryUsage() after full GCs
+//   mem                            -> process.memoryUsage() after full GCs, plus rssAnon:
+//                                     anonymous RSS in bytes (the RssAnon line of
+//                                     /proc/self/status; null where there is no such file)
 //   run { room, count, size, mode, run, everyMs }
 //                                  -> { issuedMs }          once every broadcast was issued;
 //                                     mode 'turn': one broadcast per event-loop turn (setImmediate),
@@ -24,6 +26,7 @@
 // res.write calls were made and how many writes the sockets handed to libuv (one write or
 // writev system call each, however many res.write calls were corked into it).
 
+const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
 
@@ -61,6 +64,22 @@ function fullGc() {
   for (let i = 0; i < 3; i++) global.gc()
 }
 
+/**
+ * Anonymous resident memory (heap, stacks, malloc'd and mmap'd memory) in bytes, or null
+ * off Linux. Unlike the total RSS it leaves out file-backed pages such as the parts of the
+ * `node` binary that a code path faults in the first time it runs.
+ */
+function rssAnon() {
+  let status
+  try {
+    status = fs.readFileSync('/proc/self/status', 'utf8')
+  } catch {
+    return null
+  }
+  const m = /^RssAnon:\s+(\d+) kB/m.exec(status)
+  return m ? Number(m[1]) * 1024 : null
+}
+
 function serve(lib) {
   /** Open responses (for `unflushed`); closed ones are let go, as churn makes many. */
   const responses = new Set()
@@ -80,7 +99,7 @@ function serve(lib) {
       fullGc()
       await new Promise(setImmediate)
       fullGc()
-      return process.memoryUsage()
+      return { ...process.memoryUsage(), rssAnon: rssAnon() }
     },
     run({ room, count, size, mode, run, everyMs = 1 }) {
       fullGc()
