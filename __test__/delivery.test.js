@@ -1,8 +1,9 @@
 'use strict'
 // Delivery end to end: the direct path (Rust writes each plain HTTP/1.1 client's turn
-// to its own duplicate of the socket), partial writes, broken connections, keep-alive
-// reuse, limits that judge only refused bytes (healthy readers get any burst in full),
-// a bad response isolated, and large bodies shared between clients.
+// to Node's own descriptor of the socket, never to a number Node closed), partial
+// writes, broken connections, keep-alive reuse, limits that judge only refused bytes
+// (healthy readers get any burst in full), a bad response isolated, and large bodies
+// shared between clients.
 
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -116,7 +117,7 @@ test('churn: 3,000 connects and abrupt disconnects while broadcasting; every fra
   )
   ticking = false
   await until(() => sse.clients.length === 0, 'every churned client removed')
-  // Every socket and every duplicate of one is closed again (none kept a connection open).
+  // Every socket is closed again (none kept a connection open).
   await until(() => fds() <= fdsBefore, `descriptors back to ${fdsBefore} (now ${fds()})`)
   assert.deepEqual(errors.slice(0, 5), [])
   assert.ok(checkedFrames >= TOTAL * 3)
