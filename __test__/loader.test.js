@@ -123,6 +123,20 @@ test('NAPI_RS_FORCE_WASI=1 loads the WASI build even where a native one exists, 
   assert.match(out, /^wasm32-wasi useRedis is not available in the WASI build of simple-sse-rs/)
 })
 
+test('a build from another version (its Hub lacks a method this JS calls) is refused by name, not loaded', (t) => {
+  const dir = fakeInstall(t)
+  const pkg = path.join(dir, 'node_modules', `simple-sse-rs-${platform}`)
+  fs.mkdirSync(pkg)
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `simple-sse-rs-${platform}`, main: 'stale.js' }))
+  // Everything but forgetFd, as a build from before the direct path borrowed descriptors.
+  const methods = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'pause', 'resume', 'holdForReplay', 'releaseHold', 'replay']
+  fs.writeFileSync(path.join(pkg, 'stale.js'), `class Hub {}\nfor (const m of ${JSON.stringify(methods)}) Hub.prototype[m] = function () {}\nmodule.exports = { Hub }\n`)
+  const r = spawnSync(process.execPath, ['-e', "require('simple-sse-rs')"], { cwd: dir, encoding: 'utf8' })
+  assert.notEqual(r.status, 0)
+  assert.match(r.stderr, new RegExp(`  - package simple-sse-rs-${platform}: from another version of simple-sse-rs \\(no Hub\\.forgetFd\\); install the same version as simple-sse-rs itself`))
+  assert.match(r.stderr, /SIMPLE_SSE_RS_NO_ADDON/)
+})
+
 test('NAPI_RS_FORCE_WASI=1 without a WASI build fails with the same clear error', (t) => {
   const dir = fakeInstall(t)
   const r = spawnSync(process.execPath, ['-e', "require('simple-sse-rs')"], { cwd: dir, encoding: 'utf8', env: wasiEnv() })

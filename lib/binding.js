@@ -58,6 +58,20 @@ function detectPlatform() {
   return `${platform}-${arch}`
 }
 
+/**
+ * Hub methods the JavaScript side relies on. A build without one of them comes from
+ * another version of the package (a stale local build, a mismatched platform package):
+ * loading it would fail later and less clearly (a socket closing would throw).
+ */
+const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'pause', 'resume', 'holdForReplay', 'releaseHold', 'replay']
+
+/** The first needed Hub method `exports` lacks, or null. */
+function missingMethod(exports) {
+  const Hub = exports != null ? exports.Hub : undefined
+  if (typeof Hub !== 'function') return 'Hub'
+  return NEEDED.find((m) => typeof Hub.prototype[m] !== 'function') ?? null
+}
+
 function firstLine(err) {
   const text = err && err.message ? err.message : String(err)
   return text.split('\n')[0]
@@ -88,7 +102,13 @@ function load() {
       return null
     }
     try {
-      return { exports: require(request), binding }
+      const exports = require(request)
+      const missing = missingMethod(exports)
+      if (missing !== null) {
+        tried.push(`${what}: from another version of ${NAME} (no Hub.${missing}); install the same version as ${NAME} itself`)
+        return null
+      }
+      return { exports, binding }
     } catch (err) {
       tried.push(`${what}: ${isMissing(err, request) ? 'not installed' : `does not load (${firstLine(err)})`}`)
       return null
