@@ -7,10 +7,9 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
 const path = require('node:path')
-const { execSync } = require('node:child_process')
 const { sse, serve } = require('./api-support')
 const { within } = require('./helpers')
-const { runNode, watchdog } = require('./fixtures/rel-helpers')
+const { startFixtureServer } = require('./fixtures/rel-helpers')
 
 test('one client joins 100,000 rooms, leaves and rejoins half, in join order, within seconds', async (t) => {
   const ROOMS = 100000
@@ -69,39 +68,14 @@ function rawClient(port) {
   })
 }
 
-function ask(child, type) {
-  return new Promise((resolve) => {
-    const onMessage = (msg) => {
-      if (msg.type !== type) return
-      child.off('message', onMessage)
-      resolve(msg)
-    }
-    child.on('message', onMessage)
-    child.send({ type })
-  })
-}
-
 test('a storm of simultaneous disconnects: sse.clients is right at every close and after', { timeout: 120000 }, async (t) => {
   const WANTED = 20000
   // This process holds one descriptor per client and the server child one per connection.
-  const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/sh' }).toString()) || 1024
-  const count = Math.min(WANTED, fdLimit - 200)
-  if (count < WANTED) t.diagnostic(`ulimit -n is ${fdLimit}: ${count} clients`)
-
-  let child
-  let listening
-  const port = new Promise((resolve) => (listening = resolve))
-  const run = runNode(path.join(__dirname, 'fixtures', 'scale-storm-server.js'), [], {
-    command: `ulimit -n ${count + 200} 2>/dev/null; exec "$@"`,
-    timeoutMs: 110000,
-    onMessage(msg, proc) {
-      child = proc
-      if (msg.type === 'listening') listening(msg.port)
-    },
-  })
-  const { guard, done } = watchdog(run, 'the storm server')
-  const serverPort = await guard(within(port, 10000, 'the storm server listens'))
-  t.after(() => child.kill())
+  const { port: serverPort, clients: count, guard, ask, stop } = await startFixtureServer(
+    t,
+    path.join(__dirname, 'fixtures', 'scale-storm-server.js'),
+    { wanted: WANTED, timeoutMs: 110000 },
+  )
 
   const sockets = []
   let next = 0
@@ -112,13 +86,13 @@ test('a storm of simultaneous disconnects: sse.clients is right at every close a
     }
   }
   await guard(within(Promise.all(Array.from({ length: 128 }, opener)), 60000, `${count} clients connect`))
-  const ready = await guard(ask(child, 'ready'))
+  const ready = await guard(ask('ready'))
   assert.equal(ready.clients, count)
   assert.deepEqual(ready.failures, [])
 
   const started = Date.now()
   for (const socket of sockets) socket.destroy()
-  const state = await guard(within(ask(child, 'settled'), 60000, 'the server sees every disconnect'))
+  const state = await guard(within(ask('settled'), 60000, 'the server sees every disconnect'))
   t.diagnostic(`${count} disconnects handled in ${Date.now() - started} ms; the app checked sse.clients ${state.checks} times`)
   assert.deepEqual(state.failures, [])
   assert.equal(state.closes, count)
@@ -126,9 +100,7 @@ test('a storm of simultaneous disconnects: sse.clients is right at every close a
   assert.equal(state.clients, 0)
   assert.equal(state.registry, 0)
 
-  done()
-  await ask(child, 'exit')
-  const out = await run
+  const out = await stop()
   assert.equal(out.code, 0)
   assert.equal(out.stderr, '')
 })

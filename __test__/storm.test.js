@@ -9,9 +9,8 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
 const path = require('node:path')
-const { execSync } = require('node:child_process')
 const { within } = require('./helpers')
-const { runNode, watchdog } = require('./fixtures/rel-helpers')
+const { startFixtureServer } = require('./fixtures/rel-helpers')
 
 const ROUNDS = 3
 const WAVES = 5
@@ -44,61 +43,32 @@ function rawClient(port) {
   })
 }
 
-/** Sends `{ type }` to the child and resolves with its reply of the same type. */
-function ask(child, type) {
-  return new Promise((resolve) => {
-    const onMessage = (msg) => {
-      if (msg.type !== type) return
-      child.off('message', onMessage)
-      resolve(msg)
-    }
-    child.on('message', onMessage)
-    child.send({ type })
-  })
-}
-
 test(`${ROUNDS} rounds of ${WAVES} × ${PER_WAVE} abrupt disconnects leave nothing behind`, async (t) => {
-  const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/sh' }).toString()) || 1024
   // Each side holds one descriptor per client (the package borrows the socket's own);
   // the server runs with just enough of them, so a second one per client would fail.
-  const perWave = Math.min(PER_WAVE, fdLimit - 200)
-  if (perWave < PER_WAVE) t.diagnostic(`ulimit -n is ${fdLimit}: ${perWave} clients per wave`)
-
-  let child
-  let listening
-  const port = new Promise((resolve) => (listening = resolve))
-  const run = runNode(path.join(__dirname, 'fixtures', 'rel-storm-server.js'), [], {
-    execArgv: ['--expose-gc'],
-    command: `ulimit -n ${perWave + 200} 2>/dev/null; exec "$@"`,
-    timeoutMs: 40000,
-    onMessage(msg, proc) {
-      child = proc
-      if (msg.type === 'listening') listening(msg.port)
-    },
-  })
-  const { guard, done } = watchdog(run, 'the storm server')
-  const serverPort = await guard(within(port, 10000, 'the storm server listens'))
-  t.after(() => child.kill())
+  const { port: serverPort, clients: perWave, guard, ask, stop } = await startFixtureServer(
+    t,
+    path.join(__dirname, 'fixtures', 'rel-storm-server.js'),
+    { wanted: PER_WAVE, execArgv: ['--expose-gc'], timeoutMs: 40000 },
+  )
 
   const rounds = []
   for (let round = 0; round < ROUNDS; round++) {
     for (let wave = 0; wave < WAVES; wave++) {
       const clients = await guard(Promise.all(Array.from({ length: perWave }, () => rawClient(serverPort))))
-      const { clients: registered } = await guard(ask(child, 'events'))
+      const { clients: registered } = await guard(ask('events'))
       assert.equal(registered, perWave)
       await guard(within(Promise.all(clients.map((c) => c.got(FRAMES_EACH))), 10000, 'every client gets its events'))
       assert.ok(clients.every((c) => c.frames() === FRAMES_EACH), `each client got exactly ${FRAMES_EACH} frames`)
       for (const c of clients) c.socket.destroy()
-      const state = await guard(within(ask(child, 'settled'), 10000, 'the server sees every disconnect'))
+      const state = await guard(within(ask('settled'), 10000, 'the server sees every disconnect'))
       assert.equal(state.clients, 0, 'sse.clients is empty')
       assert.equal(state.stats.clients, 0, 'the registry is empty')
       assert.deepEqual(state.stats.rooms, [], 'no room is left')
     }
-    rounds.push(await guard(ask(child, 'measure')))
+    rounds.push(await guard(ask('measure')))
   }
-  done()
-  await ask(child, 'exit')
-  const out = await run
+  const out = await stop()
   assert.equal(out.code, 0)
   assert.equal(out.stderr, '')
 
