@@ -9,67 +9,20 @@
 //
 // Uses bench/lib (server.js for the server process, load.js for the raw SSE clients).
 
-const { fork } = require('node:child_process')
-const { once } = require('node:events')
+const { option, entry, forkServer } = require('./lib/forked')
 
 const SERVER_FLAG = '--history-bench-server'
 
-if (process.argv[2] === SERVER_FLAG) {
-  runServer()
-} else {
-  main().catch((err) => {
-    console.error(err)
-    process.exit(1)
-  })
-}
+entry(SERVER_FLAG, runServer, main)
 
+/** A server process: this package (bench/servers/ours.js) keeping `HISTORY` broadcasts. */
 function runServer() {
-  const sse = require('..')
-  sse.heartbeat = 0
-  sse.history = Number(process.env.HISTORY)
-  require('./lib/server').serve({
-    add(req, res, room) {
-      const client = sse.add(req, res)
-      if (room !== null) sse.join(client, room)
-    },
-    broadcast(room, data) {
-      sse.broadcast(room, data)
-    },
-  })
+  require('..').history = Number(process.env.HISTORY)
+  require('./servers/ours')
 }
 
-function option(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`)
-  return at === -1 ? fallback : Number(process.argv[at + 1])
-}
-
-async function startServer(history) {
-  const child = fork(__filename, [SERVER_FLAG], {
-    env: { ...process.env, HISTORY: String(history) },
-    execArgv: ['--expose-gc'],
-  })
-  const replies = new Map()
-  let nextId = 1
-  const [hello] = await once(child, 'message')
-  child.on('message', (msg) => {
-    const reply = replies.get(msg.id)
-    replies.delete(msg.id)
-    if (reply) reply(msg)
-  })
-  return {
-    port: hello.port,
-    request(cmd, args = {}) {
-      const id = nextId++
-      return new Promise((resolve, reject) => {
-        replies.set(id, (msg) => (msg.error ? reject(new Error(msg.error)) : resolve(msg)))
-        child.send({ ...args, id, cmd })
-      })
-    },
-    exit() {
-      child.disconnect()
-      return once(child, 'exit')
-    },
-  }
+function startServer(history) {
+  return forkServer(__filename, SERVER_FLAG, { HISTORY: String(history) })
 }
 
 async function main() {

@@ -11,71 +11,23 @@
 // Uses bench/lib (server.js for the server processes, load.js for the raw SSE clients,
 // in this process) and the redis-server tools of __test__/fixtures/redis-helpers.js.
 
-const { fork } = require('node:child_process')
-const { once } = require('node:events')
+const { option, entry, forkServer } = require('./lib/forked')
 
 const SERVER_FLAG = '--redis-bench-server'
 
-if (process.argv[2] === SERVER_FLAG) {
-  runServer()
-} else {
-  main().catch((err) => {
-    console.error(err)
-    process.exit(1)
-  })
-}
+entry(SERVER_FLAG, runServer, main)
 
-/** A server process: this package, sharing broadcasts through REDIS_URL, under bench/lib/server. */
+/** A server process: this package (bench/servers/ours.js), sharing broadcasts through REDIS_URL. */
 async function runServer() {
   const sse = require('..')
-  sse.heartbeat = 0
   sse.history = Number(process.env.HISTORY || 0)
   await sse.useRedis({ url: process.env.REDIS_URL, prefix: `simple-sse-bench-${sse.history}` })
-  require('./lib/server').serve({
-    add(req, res, room) {
-      const client = sse.add(req, res)
-      if (room !== null) sse.join(client, room)
-    },
-    broadcast(room, data) {
-      sse.broadcast(room, data)
-    },
-  })
-}
-
-function option(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`)
-  return at === -1 ? fallback : Number(process.argv[at + 1])
+  require('./servers/ours')
 }
 
 /** Forks a server process; resolves with { port, request(cmd, args) } once it listens. */
-async function startServer(redisUrl, history) {
-  const child = fork(__filename, [SERVER_FLAG], {
-    env: { ...process.env, REDIS_URL: redisUrl, HISTORY: String(history) },
-    execArgv: ['--expose-gc'],
-  })
-  const replies = new Map()
-  let nextId = 1
-  const [hello] = await once(child, 'message')
-  child.on('message', (msg) => {
-    const reply = replies.get(msg.id)
-    replies.delete(msg.id)
-    if (reply) reply(msg)
-  })
-  return {
-    port: hello.port,
-    request(cmd, args = {}) {
-      const id = nextId++
-      return new Promise((resolve, reject) => {
-        replies.set(id, (msg) => (msg.error ? reject(new Error(msg.error)) : resolve(msg)))
-        child.send({ ...args, id, cmd })
-      })
-    },
-    /** bench/lib/server exits when its parent disconnects. */
-    exit() {
-      child.disconnect()
-      return once(child, 'exit')
-    },
-  }
+function startServer(redisUrl, history) {
+  return forkServer(__filename, SERVER_FLAG, { REDIS_URL: redisUrl, HISTORY: String(history) })
 }
 
 const ms = (us) => (us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`)
