@@ -929,8 +929,9 @@ mod tests {
     #[cfg(unix)]
     mod direct_clients {
         use super::*;
+        use crate::direct::test_pair;
         use std::io::Read;
-        use std::net::{TcpListener, TcpStream};
+        use std::net::TcpStream;
         use std::os::fd::AsRawFd;
 
         /// A registry of one direct client; returns the server side (keep it open) and the peer.
@@ -938,10 +939,7 @@ mod tests {
             reg: &mut Registry<Outbox>,
             d: &mut Delivery,
         ) -> (u32, TcpStream, TcpStream) {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-            let peer = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-            let (server, _) = listener.accept().expect("accept");
-            server.set_nonblocking(true).expect("nonblocking");
+            let (server, peer) = test_pair();
             let id = reg.add(Outbox::default()).expect("id");
             let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
             assert!(d.set_direct(id, ob(reg, id), fd));
@@ -1098,14 +1096,7 @@ mod tests {
             drop(server);
             // A new connection may now get that number: it can have a direct client again.
             let newcomer = reg.add(Outbox::default()).expect("id");
-            let (next, _p2) = {
-                let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-                let peer =
-                    TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-                let (next, _) = listener.accept().expect("accept");
-                next.set_nonblocking(true).expect("nonblocking");
-                (next, peer)
-            };
+            let (next, _p2) = test_pair();
             let fd = Fd::borrow(next.as_raw_fd() as i64).expect("a socket");
             assert!(d.set_direct(newcomer, ob(&mut reg, newcomer), fd));
             // Removing a client frees its descriptor's entry.

@@ -186,20 +186,24 @@ pub fn write_all(fd: &Fd, bufs: &[IoSlice<'_>]) -> Wrote {
     Wrote::Bytes(total)
 }
 
+/// A connected TCP pair on 127.0.0.1: the server side (non-blocking, as Node's sockets
+/// are) and its peer. For tests here and in `delivery`.
+#[cfg(all(test, unix))]
+pub(crate) fn test_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let peer = std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    server.set_nonblocking(true).expect("nonblocking");
+    (server, peer)
+}
+
 #[cfg(all(test, unix))]
 mod tests {
+    use super::test_pair as pair;
     use super::*;
     use std::io::Read;
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
     use std::os::fd::AsRawFd;
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server, _) = listener.accept().expect("accept");
-        server.set_nonblocking(true).expect("nonblocking");
-        (server, client)
-    }
 
     fn read_some(peer: &mut TcpStream, n: usize) -> Vec<u8> {
         let mut out = vec![0; n];
