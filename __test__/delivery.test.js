@@ -31,6 +31,26 @@ async function until(check, what, ms = 10000) {
   }
 }
 
+/**
+ * Broadcasts an event named 'tick' to every client on every turn of the event loop,
+ * its data `data(n)` for the n-th (from 0), until the returned `stop()`; `stop()` says
+ * how many went out.
+ */
+function keepBroadcasting(data) {
+  let ticking = true
+  let n = 0
+  const pump = () => {
+    if (!ticking) return
+    sse.broadcast('*', 'tick', data(n++))
+    setImmediate(pump)
+  }
+  pump()
+  return () => {
+    ticking = false
+    return n
+  }
+}
+
 /** Events of `text` (frames ending in a blank line, comments skipped). */
 function events(text) {
   return text
@@ -79,14 +99,7 @@ test('churn: 3,000 connects and abrupt disconnects while broadcasting; every fra
   t.after(() => srv.close())
   const fds = () => (process.platform === 'linux' ? fs.readdirSync('/proc/self/fd').length : 0)
   const fdsBefore = fds()
-  let ticking = true
-  let tick = 0
-  const pump = () => {
-    if (!ticking) return
-    sse.broadcast('*', 'tick', `${tick++}:${'t'.repeat(tick % 7 === 0 ? 5000 : 40)}`)
-    setImmediate(pump)
-  }
-  pump()
+  const stop = keepBroadcasting((n) => `${n}:${'t'.repeat((n + 1) % 7 === 0 ? 5000 : 40)}`)
   const TOTAL = 3000
   const CONCURRENT = 100
   const errors = []
@@ -115,14 +128,14 @@ test('churn: 3,000 connects and abrupt disconnects while broadcasting; every fra
     120000,
     'the churn',
   )
-  ticking = false
+  const ticks = stop()
   await until(() => sse.clients.length === 0, 'every churned client removed')
   // Every socket is closed again (none kept a connection open).
   await until(() => fds() <= fdsBefore, `descriptors back to ${fdsBefore} (now ${fds()})`)
   assert.deepEqual(errors.slice(0, 5), [])
   assert.ok(checkedFrames >= TOTAL * 3)
   assert.equal(sse.stats().clients, 0)
-  t.diagnostic(`${checkedFrames} frames checked, ${tick} broadcasts`)
+  t.diagnostic(`${checkedFrames} frames checked, ${ticks} broadcasts`)
 })
 
 test('a reader that stalls and resumes again and again gets every frame, in order, none twice', async (t) => {
@@ -405,19 +418,13 @@ test('after res.end() the keep-alive socket carries the next response untouched'
   sse.send(client, 'last')
   client.res.end()
   // Broadcasts keep going to the other client while the socket is reused.
-  let ticking = true
-  const pump = () => {
-    if (!ticking) return
-    sse.broadcast('*', 'tick', 'not for the second response')
-    setImmediate(pump)
-  }
-  pump()
+  const stop = keepBroadcasting(() => 'not for the second response')
   await until(() => text.includes('0\r\n\r\n'), 'the end of the SSE response')
   const cut = text.indexOf('0\r\n\r\n') + 5
   socket.write('GET /plain HTTP/1.1\r\nHost: x\r\n\r\n')
   await until(() => text.endsWith('plain body'), 'the second response')
   for (let i = 0; i < 20; i++) await turn()
-  ticking = false
+  stop()
   assert.ok(text.slice(0, cut).includes('data: last\n\n'), 'what was queued before end arrived')
   const second = text.slice(cut)
   assert.match(second, /^HTTP\/1\.1 200 OK\r\n/)
@@ -471,13 +478,7 @@ test('http.request through a real Agent (keep-alive) still works next to SSE cli
   t.after(() => raws.forEach((r) => r.close()))
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 })
   t.after(() => agent.destroy())
-  let ticking = true
-  const pump = () => {
-    if (!ticking) return
-    sse.broadcast('*', 'tick', 'x')
-    setImmediate(pump)
-  }
-  pump()
+  const stop = keepBroadcasting(() => 'x')
   for (let i = 0; i < 100; i++) {
     const body = await new Promise((resolve, reject) => {
       http
@@ -491,5 +492,5 @@ test('http.request through a real Agent (keep-alive) still works next to SSE cli
     })
     assert.equal(body, `hello /p${i}`)
   }
-  ticking = false
+  stop()
 })
