@@ -91,8 +91,6 @@ pub struct Outbox {
     /// only `release` lets it go, whatever the socket does.
     held_for_replay: bool,
     dropped: bool,
-    /// The last direct write was cut short: the socket refused the rest.
-    refused: bool,
 }
 
 impl Outbox {
@@ -208,7 +206,6 @@ impl Outbox {
         self.off = 0;
         self.len = 0;
         self.wire_len = 0;
-        self.refused = false;
     }
 }
 
@@ -484,7 +481,6 @@ impl Delivery {
         match wrote {
             Wrote::Bytes(n) => {
                 outbox.consume(n);
-                outbox.refused = outbox.len > 0;
                 false
             }
             Wrote::Gone => {
