@@ -601,7 +601,7 @@ impl Delivery {
 
     /// Takes everything queued for one client, paused or not (before a write or end of
     /// the app's own): HTTP/1.1 chunks for its socket when direct or framed, SSE frames otherwise.
-    pub fn take(&mut self, _id: u32, outbox: &mut Outbox) -> Vec<u8> {
+    pub fn take(&mut self, outbox: &mut Outbox) -> Vec<u8> {
         let frames = if outbox.is_direct() || outbox.framed {
             outbox.frame_for_wire()
         } else {
@@ -787,7 +787,7 @@ mod tests {
     fn take_empties_the_outbox_and_flush_skips_it() {
         let (mut reg, mut d, ids) = setup(1);
         push(&mut d, &mut reg, ids[0], b"x");
-        assert_eq!(d.take(ids[0], ob(&mut reg, ids[0])), b"x");
+        assert_eq!(d.take(ob(&mut reg, ids[0])), b"x");
         assert!(d.flush(&mut reg).is_empty());
         push(&mut d, &mut reg, ids[0], b"z");
         assert_eq!(split(&d.flush(&mut reg)), owned(&[(0, b"z")]));
@@ -899,7 +899,7 @@ mod tests {
         );
         // What the app's own write takes first is framed too.
         push(&mut d, &mut reg, ids[0], b"f");
-        assert_eq!(d.take(ids[0], ob(&mut reg, ids[0])), b"1\r\nf\r\n");
+        assert_eq!(d.take(ob(&mut reg, ids[0])), b"1\r\nf\r\n");
         assert_eq!(d.counters.bytes, 8, "frames counted, not framing");
     }
 
@@ -1025,7 +1025,7 @@ mod tests {
                 got
             };
             assert!(d.resume(id, ob(&mut reg, id)));
-            let rest = d.take(id, ob(&mut reg, id));
+            let rest = d.take(ob(&mut reg, id));
             let wire = [direct_part, handed[0].1.clone(), rest].concat();
             // Decode the chunks: together they are exactly what was sent, in order.
             let mut decoded = Vec::new();

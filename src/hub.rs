@@ -299,7 +299,7 @@ impl Hub {
         if outbox.pending() == 0 {
             return None;
         }
-        Some(out.take(id, outbox).into())
+        Some(out.take(outbox).into())
     }
 
     /// One batch of everything pending, or null when nothing is.
@@ -469,7 +469,7 @@ impl Hub {
         let upto = self.replay_bound(st.history.newest());
         let State { reg, out, .. } = &mut *st;
         let outbox = reg.get_mut(id)?;
-        let early = out.take(id, outbox);
+        let early = out.take(outbox);
         out.counters.bytes = out.counters.bytes.saturating_sub(early.len() as u64);
         Delivery::hold(outbox);
         Some(upto.map_or_else(String::new, |id| id.to_string()))
