@@ -275,6 +275,11 @@ function send(client, event, data) {
   const msg = message(event, data)
   if (msg === null || conn === null) return
   hub.send(conn.client.id, msg[0], msg[1])
+  queuedFor(conn)
+}
+
+/** After queueing for one client: a socketless one is written now, the rest as usual. */
+function queuedFor(conn) {
   if (syncConns.has(conn)) writeSync(conn)
   else writer.queued()
 }
@@ -301,8 +306,7 @@ function setRetry(client, retry) {
   const ms = checkRetry(retry)
   if (ms === null || conn === null) return
   hub.retry(conn.client.id, ms)
-  if (syncConns.has(conn)) writeSync(conn)
-  else writer.queued()
+  queuedFor(conn)
 }
 
 function sendHeartbeat() {
