@@ -925,7 +925,7 @@ mod tests {
     #[cfg(unix)]
     mod direct_clients {
         use super::*;
-        use crate::direct::test_pair;
+        use crate::direct::{test_pair, test_read_all};
         use std::io::Read;
         use std::net::TcpStream;
         use std::os::fd::AsRawFd;
@@ -1004,26 +1004,7 @@ mod tests {
             sent.extend_from_slice(b"data: last\n\n");
             assert!(d.flush(&mut reg).is_empty());
             // Read everything the kernel took, then JS's part, then what Rust still holds.
-            let direct_part = {
-                peer.set_nonblocking(true).expect("nb");
-                let mut got = Vec::new();
-                let mut buf = vec![0u8; 1 << 16];
-                let mut idle = 0;
-                while idle < 50 {
-                    match peer.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(k) => {
-                            got.extend_from_slice(&buf[..k]);
-                            idle = 0;
-                        }
-                        Err(_) => {
-                            idle += 1;
-                            std::thread::sleep(std::time::Duration::from_millis(2));
-                        }
-                    }
-                }
-                got
-            };
+            let direct_part = test_read_all(&mut peer);
             assert!(d.resume(id, ob(&mut reg, id)));
             let rest = d.take(ob(&mut reg, id));
             let wire = [direct_part, handed[0].1.clone(), rest].concat();

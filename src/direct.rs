@@ -197,6 +197,30 @@ pub(crate) fn test_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     (server, peer)
 }
 
+/// Everything `peer` receives until it has been idle for ~100 ms (or the connection ends).
+#[cfg(all(test, unix))]
+pub(crate) fn test_read_all(peer: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    peer.set_nonblocking(true).expect("nonblocking");
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut idle = 0;
+    while idle < 50 {
+        match peer.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                idle = 0;
+            }
+            Err(_) => {
+                idle += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+    got
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::test_pair as pair;
@@ -271,24 +295,7 @@ mod tests {
         assert!(saw_zero, "the socket never pushed back");
         assert!(sent > 0);
         // Everything the kernel took arrives, none of what it refused.
-        peer.set_nonblocking(true).expect("nonblocking");
-        let mut got = 0;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut idle = 0;
-        while idle < 50 {
-            match peer.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    got += n;
-                    idle = 0;
-                }
-                Err(_) => {
-                    idle += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-            }
-        }
-        assert_eq!(got, sent);
+        assert_eq!(super::test_read_all(&mut peer).len(), sent);
     }
 
     #[cfg(target_os = "linux")]
