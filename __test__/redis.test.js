@@ -379,6 +379,27 @@ describe('history across processes: one Redis Stream', { skip }, () => {
     assert.deepEqual(B.gaps, [{ lastEventId: first, oldestId: oldest }])
   })
 
+  test('a broadcast the stream holds twice (sent again to a Redis that had lost it) is delivered once', { timeout: 20000 }, async (t) => {
+    const prefix = uniquePrefix('stream-copy')
+    const [A] = startNodes(t, ['A'], { url: redis.url, prefix, history: 100 })
+    await A.ready
+    const a = await openClient(t, A, 'room=all')
+    const key = `${prefix}:stream`
+    const msg = (d) => JSON.stringify({ v: 1, o: 'x', r: 'all', e: 'p', d })
+    const ms = Date.now() + 1000
+    await redis.cli('XADD', key, `${ms}-1`, 'm', msg('once'))
+    // What APPEND does when an explicit id is not above the stream's last: a fresh id,
+    // and the first one in field i. Here the first copy was delivered: skipped.
+    await redis.cli('XADD', key, '*', 'm', msg('once'), 'i', `${ms}-1`)
+    // A broadcast moved to a fresh id whose first id never made it in: delivered.
+    await redis.cli('XADD', key, '*', 'm', msg('moved'), 'i', `${ms}-5`)
+    await a.until('data: moved\n\n')
+    await A.broadcast([['all', 'p', 'still-fine']])
+    await a.until('data: still-fine\n\n')
+    assert.deepEqual(dataOf(a), ['once', 'moved', 'still-fine'])
+    assert.equal(await A.exit({ closeRedis: true }), 0)
+  })
+
   test('foreign and malformed stream entries are skipped and counted', { timeout: 20000 }, async (t) => {
     const prefix = uniquePrefix('stream-junk')
     const [A] = startNodes(t, ['A'], { url: redis.url, prefix, history: 100 })

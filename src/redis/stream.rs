@@ -4,6 +4,7 @@
 //! clients that reconnect here. A lost connection is reopened and reading resumes
 //! from the last id, so nothing still in the stream is lost or delivered twice.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -22,8 +23,11 @@ use super::{explain, Inner, Item, CLOSE_FLUSH, CONNECT_TIMEOUT, PING_EVERY, RESP
 
 /// Appends a batch: `ARGV` is `maxlen, id1, msg1, id2, msg2…`. An explicit id that is
 /// not above the stream's last (another process appended in the same millisecond)
-/// is appended under a fresh id instead — unless that very entry is already there
-/// (a batch sent again after a lost reply), which makes a retry harmless.
+/// is appended under a fresh id instead, with its own id in field `i` — unless that
+/// very entry is already there (a batch sent again after a lost reply), which makes a
+/// retry harmless. When Redis lost it meanwhile (restarted without persistence), the
+/// retry lands under a fresh id too, and readers that delivered the first copy skip
+/// it by `i` (see `Delivered`).
 const APPEND: &str = r"
 local out = {}
 for i = 2, #ARGV, 2 do
@@ -36,8 +40,10 @@ for i = 2, #ARGV, 2 do
       if #same == 1 and same[1][2][2] == msg then r = id else r = nil end
     end
   end
-  if r == nil or id == '*' then
+  if id == '*' then
     r = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', msg)
+  elseif r == nil then
+    r = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', msg, 'i', id)
   end
   out[#out + 1] = r
 end
@@ -62,9 +68,9 @@ fn id_of(value: &Value) -> Option<EventId> {
     }
 }
 
-/// The value of field `m` of an entry's fields (`[k1, v1, k2, v2…]`, or a map).
-fn field_m(fields: &Value) -> Option<&[u8]> {
-    let is_m = |k: &Value| matches!(k, Value::BulkString(b) if b == b"m");
+/// The value of field `name` of an entry's fields (`[k1, v1, k2, v2…]`, or a map).
+fn field<'a>(fields: &'a Value, name: &str) -> Option<&'a [u8]> {
+    let is_m = |k: &Value| matches!(k, Value::BulkString(b) if b == name.as_bytes());
     fn bytes(v: &Value) -> Option<&[u8]> {
         match v {
             Value::BulkString(b) => Some(b.as_slice()),
@@ -84,25 +90,67 @@ fn field_m(fields: &Value) -> Option<&[u8]> {
     }
 }
 
-/// `[[id, fields]…]` → `(id, message)` pairs; `None` for an entry whose message is
-/// not one of ours (another app's entry, a malformed one).
-fn entries(list: &Value) -> Vec<(EventId, Option<Message>)> {
+/// One entry of the stream.
+struct Entry {
+    id: EventId,
+    /// `None` when it is not one of ours (another app's entry, a malformed one).
+    msg: Option<Message>,
+    /// The id its broadcast was first meant to have, when Redis appended it under a
+    /// fresh one (field `i`, see `APPEND`).
+    first: Option<EventId>,
+}
+
+impl Entry {
+    /// The id that names its broadcast in the origin's sequence.
+    fn original(&self) -> EventId {
+        self.first.unwrap_or(self.id)
+    }
+}
+
+/// `[[id, fields]…]` → entries.
+fn entries(list: &Value) -> Vec<Entry> {
     let Value::Array(list) = list else {
         return Vec::new();
     };
     list.iter()
         .filter_map(|entry| match entry {
-            Value::Array(pair) if pair.len() == 2 => {
-                let id = id_of(&pair[0])?;
-                Some((id, field_m(&pair[1]).and_then(decode)))
-            }
+            Value::Array(pair) if pair.len() == 2 => Some(Entry {
+                id: id_of(&pair[0])?,
+                msg: field(&pair[1], "m").and_then(decode),
+                first: field(&pair[1], "i")
+                    .and_then(|i| std::str::from_utf8(i).ok())
+                    .and_then(EventId::parse),
+            }),
             _ => None,
         })
         .collect()
 }
 
+/// Per origin (process), the newest of its broadcasts delivered here. Each process's
+/// event ids only grow, so an entry whose original id is not above it is a second copy
+/// (see `APPEND`) and is skipped.
+#[derive(Default)]
+struct Delivered(HashMap<String, EventId>);
+
+impl Delivered {
+    /// Records the broadcast `original` of `origin`; false when it was delivered already.
+    fn first_time(&mut self, origin: &str, original: EventId) -> bool {
+        match self.0.get_mut(origin) {
+            Some(newest) if *newest >= original => false,
+            Some(newest) => {
+                *newest = original;
+                true
+            }
+            None => {
+                self.0.insert(origin.to_owned(), original);
+                true
+            }
+        }
+    }
+}
+
 /// The entries of an `XREAD` reply (RESP3: a map of key → entries; RESP2: an array).
-fn read_entries(reply: &Value) -> Vec<(EventId, Option<Message>)> {
+fn read_entries(reply: &Value) -> Vec<Entry> {
     match reply {
         Value::Map(streams) => streams.iter().flat_map(|(_, list)| entries(list)).collect(),
         Value::Array(streams) => streams
@@ -166,7 +214,7 @@ async fn top(w: &mut MultiplexedConnection, key: &str) -> redis::RedisResult<Eve
         .await?;
     Ok(entries(&reply)
         .first()
-        .map(|(id, _)| *id)
+        .map(|entry| entry.id)
         .unwrap_or_default())
 }
 
@@ -256,9 +304,14 @@ async fn write_loop(ctx: &Ctx, w: &mut MultiplexedConnection) -> End {
     }
 }
 
-/// Reads the stream after `last` and delivers other processes' entries, until the
-/// connection fails (or the hub is gone).
-async fn read_loop(ctx: &Ctx, r: &mut MultiplexedConnection, last: &mut EventId) -> End {
+/// Reads the stream after `last` and delivers other processes' entries (each broadcast
+/// once, see `Delivered`), until the connection fails (or the hub is gone).
+async fn read_loop(
+    ctx: &Ctx,
+    r: &mut MultiplexedConnection,
+    last: &mut EventId,
+    delivered: &mut Delivered,
+) -> End {
     loop {
         let reply = redis::cmd("XREAD")
             .arg("COUNT")
@@ -274,8 +327,9 @@ async fn read_loop(ctx: &Ctx, r: &mut MultiplexedConnection, last: &mut EventId)
             Ok(reply) => reply,
             Err(err) => return End::Lost(format!("reading the stream failed: {}", explain(&err))),
         };
-        for (id, m) in read_entries(&reply) {
-            match m {
+        for entry in read_entries(&reply) {
+            let id = entry.id;
+            match &entry.msg {
                 None => {
                     ctx.inner.counters.invalid.fetch_add(1, Ordering::Relaxed);
                 }
@@ -288,7 +342,9 @@ async fn read_loop(ctx: &Ctx, r: &mut MultiplexedConnection, last: &mut EventId)
                     }
                 }
                 Some(m) => {
-                    if !ctx.deliver(&m, Some(id)) {
+                    if delivered.first_time(&m.origin, entry.original())
+                        && !ctx.deliver(m, Some(id))
+                    {
                         return End::Stopped;
                     }
                 }
@@ -313,6 +369,7 @@ pub(super) async fn run(
             Ok::<_, String>((w, r, top))
         } => result,
     };
+    let mut delivered = Delivered::default();
     let (mut w, mut r, mut last) = match result {
         Ok(triple) => triple,
         Err(reason) => {
@@ -330,7 +387,7 @@ pub(super) async fn run(
     let _ = first.send(Ok(()));
     loop {
         let end = {
-            let reading = read_loop(&ctx, &mut r, &mut last);
+            let reading = read_loop(&ctx, &mut r, &mut last, &mut delivered);
             let writing = write_loop(&ctx, &mut w);
             tokio::select! {
                 end = reading => end,
@@ -374,7 +431,7 @@ async fn fetch(
     conn: &mut MultiplexedConnection,
     after: EventId,
     upto: Option<EventId>,
-) -> redis::RedisResult<(Vec<(EventId, Option<Message>)>, Option<Option<EventId>>)> {
+) -> redis::RedisResult<(Vec<Entry>, Option<Option<EventId>>)> {
     let mut all = Vec::new();
     let mut from = after;
     let end = upto.map_or_else(|| "+".to_owned(), |id| id.to_string());
@@ -389,8 +446,8 @@ async fn fetch(
             .await?;
         let page = entries(&reply);
         let full = page.len() == REPLAY_PAGE;
-        if let Some((id, _)) = page.last() {
-            from = *id;
+        if let Some(entry) = page.last() {
+            from = entry.id;
         }
         all.extend(page);
         if !full {
@@ -450,13 +507,13 @@ pub(super) async fn replay(
                 Some((entries, gap)) => {
                     let frames: Vec<Arc<[u8]>> = entries
                         .into_iter()
-                        .filter_map(|(id, m)| {
-                            let m = m?;
+                        .filter_map(|entry| {
+                            let m = entry.msg?;
                             if !member(&m.room) {
                                 return None;
                             }
                             let body = frame::body(m.event.as_deref(), &m.data).ok()?;
-                            Some(frame_with_id(id, &body))
+                            Some(frame_with_id(entry.id, &body))
                         })
                         .collect();
                     (frames, gap)
@@ -508,17 +565,37 @@ mod tests {
             ]),
             Value::Array(vec![bulk("nope"), Value::Array(vec![])]),
             Value::Int(3),
+            Value::Array(vec![
+                bulk("9-0"),
+                Value::Array(vec![bulk("m"), bulk(&good), bulk("i"), bulk("5-1")]),
+            ]),
         ]);
         let resp3 = Value::Map(vec![(bulk("k"), list.clone())]);
         let resp2 = Value::Array(vec![Value::Array(vec![bulk("k"), list])]);
         for reply in [resp3, resp2] {
             let got = read_entries(&reply);
-            assert_eq!(got.len(), 3);
-            assert_eq!(got[0].0, EventId { ms: 5, seq: 1 });
-            assert_eq!(got[0].1.as_ref().map(|m| m.data.as_str()), Some("d"));
-            assert!(got[1].1.is_none() && got[2].1.is_none());
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0].id, EventId { ms: 5, seq: 1 });
+            assert_eq!(got[0].msg.as_ref().map(|m| m.data.as_str()), Some("d"));
+            assert_eq!((got[0].first, got[0].original()), (None, got[0].id));
+            assert!(got[1].msg.is_none() && got[2].msg.is_none());
+            // A copy under a fresh id names the id it was first meant to have.
+            assert_eq!(got[3].id, EventId { ms: 9, seq: 0 });
+            assert_eq!(got[3].original(), EventId { ms: 5, seq: 1 });
         }
         assert!(read_entries(&Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn each_broadcast_is_delivered_once_per_origin() {
+        let id = |ms, seq| EventId { ms, seq };
+        let mut delivered = Delivered::default();
+        assert!(delivered.first_time("a", id(5, 1)));
+        assert!(delivered.first_time("b", id(5, 1)), "origins are apart");
+        assert!(!delivered.first_time("a", id(5, 1)), "a second copy");
+        assert!(!delivered.first_time("a", id(4, 9)), "an older one");
+        assert!(delivered.first_time("a", id(5, 2)));
+        assert!(!delivered.first_time("b", id(5, 1)));
     }
 
     #[test]
