@@ -11,6 +11,7 @@ const native = require('./lib/binding')
 const { describe, show, warnOnce, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
+const { createReplays } = require('./lib/replay')
 
 const sse = new EventEmitter()
 /** Live clients in add order (`sse.clients`). */
@@ -18,13 +19,23 @@ const clientList = createClientList()
 const clients = clientList.array
 /** id -> connection record (see `add`) */
 const conns = new Map()
-const hub = new native.Hub(() => writer.onWake())
+const hub = new native.Hub(() => {
+  writer.onWake()
+  replays.reportGaps()
+})
 const writer = createWriter({
   hub,
   conns,
   removeConn,
   onDrop(conn, info) {
     sse.emit('drop', conn.client, info)
+  },
+})
+const replays = createReplays({
+  hub,
+  conns,
+  emitGap(client, info) {
+    sse.emit('gap', client, info)
   },
 })
 
@@ -100,7 +111,7 @@ function add(req, res) {
   const conn = new writer.Connection(client, res)
   conns.set(id, conn)
   clientList.add(client)
-  holdForReplay(conn, req)
+  replays.onAdd(conn, req)
 
   turnTimeoutOff(req.socket)
 
@@ -134,48 +145,6 @@ function turnTimeoutOff(socket) {
   if (socket == null || typeof socket.setTimeout !== 'function') return
   if (!(socket instanceof Socket)) socket.setTimeout(0x7fffffff)
   else if (socket.timeout) socket.setTimeout(0)
-}
-
-// ---- history: Last-Event-ID replays -----------------------------------------
-
-/** The id a reconnecting EventSource sent: the header, or `?lastEventId=` for polyfills. */
-function lastEventIdOf(req) {
-  const header = req.headers != null ? req.headers['last-event-id'] : undefined
-  if (typeof header === 'string' && header !== '') return header
-  const url = req.url
-  if (typeof url === 'string' && url.includes('lastEventId=')) {
-    const query = url.slice(url.indexOf('?') + 1)
-    const value = new URLSearchParams(query).get('lastEventId')
-    if (value) return value
-  }
-  return null
-}
-
-/**
- * With history on, a client that sent one of our event ids is held (its frames wait)
- * until the end of the turn it was added in — once the app has joined it to its
- * rooms — then gets the broadcasts it missed before anything new.
- */
-function holdForReplay(conn, req) {
-  const last = lastEventIdOf(req)
-  if (last === null) return
-  const upto = hub.holdForReplay(conn.client.id, last)
-  if (upto !== null) setImmediate(replay, conn, last, upto)
-}
-
-function replay(conn, last, upto) {
-  const id = conn.client.id
-  if (conns.get(id) !== conn) return
-  const done = (gap) => {
-    if (gap != null && conns.get(id) === conn) {
-      sse.emit('gap', conn.client, { lastEventId: gap.lastEventId, oldestId: gap.oldestId ?? null })
-    }
-  }
-  if (hub.redisStreams) {
-    hub.replayFromRedis(id, last, upto).then(done, () => hub.releaseHold(id))
-  } else {
-    done(hub.replay(id, last, upto))
-  }
 }
 
 function removeConn(conn) {
@@ -464,6 +433,13 @@ Object.defineProperties(sse, {
         throw new RangeError(`history must be a whole number of broadcasts >= 0, got ${String(size)}`)
       }
       hub.history = n
+    },
+  },
+  replayWindow: {
+    enumerable: true,
+    get: () => replays.windowMs,
+    set(ms) {
+      replays.windowMs = ms
     },
   },
   maxPendingBytes: {

@@ -91,12 +91,25 @@ pub struct Outbox {
     /// only `release` lets it go, whatever the socket does.
     held_for_replay: bool,
     dropped: bool,
+    /// The replay source: this client's `Last-Event-ID` cursor, while it catches up
+    /// (see `replay.rs`; live broadcasts skip it meanwhile).
+    pub replay: Option<Box<crate::replay::Cursor>>,
 }
 
 impl Outbox {
     /// Bytes waiting for this client.
     pub fn pending(&self) -> usize {
         self.len
+    }
+
+    /// Replay source: bytes waiting for this client, here and in Node (held).
+    pub fn waiting(&self) -> usize {
+        self.len + self.held
+    }
+
+    /// Replay source: whether nothing may be written for it now (refused, dropped).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped() || self.dropped
     }
 
     /// Whether nothing may be written for this client now (paused or held for a replay).

@@ -82,15 +82,6 @@ pub struct Entry {
 /// `Arc` header, the ring slot), for `bytes()`.
 pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 16;
 
-/// What a reconnecting client is owed.
-pub struct Replay {
-    /// Frames to send again, oldest first.
-    pub frames: Vec<Arc<[u8]>>,
-    /// Set when broadcasts newer than the client's last id were already forgotten:
-    /// the oldest id still kept (`None` when nothing is).
-    pub gap: Option<Option<EventId>>,
-}
-
 #[derive(Default)]
 pub struct History {
     /// Broadcasts kept at most; 0: history is off.
@@ -102,6 +93,9 @@ pub struct History {
     last: EventId,
     /// The newest id that was forgotten (trimmed, or dropped by a smaller cap).
     forgotten: Option<EventId>,
+    /// The clock when history was last turned on: what came before is unknown here
+    /// (another run of the process, or history off), so a replay from before it is a gap.
+    since: EventId,
 }
 
 impl History {
@@ -115,6 +109,12 @@ impl History {
 
     /// Keeps at most `cap` broadcasts from now on (0 turns history off and forgets all).
     pub fn set_cap(&mut self, cap: usize) {
+        if self.cap == 0 && cap > 0 {
+            self.since = self.last.next().max(EventId {
+                ms: now_ms(),
+                seq: 0,
+            });
+        }
         self.cap = cap;
         self.trim();
         if cap == 0 {
@@ -174,32 +174,34 @@ impl History {
         self.entries.back().map(|e| e.id)
     }
 
+    /// The newest id issued or seen.
+    pub fn last(&self) -> EventId {
+        self.last
+    }
+
+    /// The newest id forgotten, if any.
+    pub fn forgotten(&self) -> Option<EventId> {
+        self.forgotten
+    }
+
+    /// The gap a replay from `after` has: `Some(oldest id kept)` when broadcasts newer
+    /// than `after` were forgotten, when `after` is older than this history (history
+    /// turned on since, such as a restarted process: it cannot know what it missed), or
+    /// when `after` is newer than any id issued or seen (not an id of this history).
+    pub fn gap(&self, after: EventId) -> Option<Option<EventId>> {
+        let forgotten = self.forgotten.is_some_and(|f| f > after);
+        (forgotten || after < self.since || after > self.last).then(|| self.oldest())
+    }
+
+    /// The kept broadcasts newer than `after`, oldest first.
+    pub fn after(&self, after: EventId) -> impl Iterator<Item = &Entry> {
+        let start = self.entries.partition_point(|e| e.id <= after);
+        self.entries.range(start..)
+    }
+
     /// Memory held by the kept broadcasts, bookkeeping included (about).
     pub fn bytes(&self) -> usize {
         self.frame_bytes + self.entries.len() * ENTRY_OVERHEAD
-    }
-
-    /// The kept broadcasts with `after < id <= upto` (no bound when `upto` is `None`)
-    /// to a room `is_member` accepts, oldest first; and whether some were forgotten.
-    pub fn replay(
-        &self,
-        after: EventId,
-        upto: Option<EventId>,
-        is_member: impl Fn(&Room) -> bool,
-    ) -> Replay {
-        let start = self.entries.partition_point(|e| e.id <= after);
-        let frames = self
-            .entries
-            .range(start..)
-            .take_while(|e| upto.is_none_or(|upto| e.id <= upto))
-            .filter(|e| is_member(&e.room))
-            .map(|e| Arc::clone(&e.frame))
-            .collect();
-        let gap = self
-            .forgotten
-            .is_some_and(|forgotten| forgotten > after)
-            .then(|| self.oldest());
-        Replay { frames, gap }
     }
 }
 
@@ -254,32 +256,31 @@ mod tests {
     }
 
     #[test]
-    fn replays_what_is_newer_in_the_clients_rooms_and_reports_gaps() {
+    fn keeps_what_is_newer_and_knows_what_it_cannot_serve() {
         let mut h = History::default();
         h.set_cap(3);
+        let start = h.next_id();
         let all = Room::string("*");
-        let a = Room::string("a");
-        let b = Room::string("b");
-        h.push(id(1, 0), all.clone(), frame("1"));
-        h.push(id(2, 0), a.clone(), frame("2"));
-        h.push(id(3, 0), b.clone(), frame("3"));
-        let in_a = |r: &Room| r.is_all() || *r == a;
-        let r = h.replay(id(0, 5), None, in_a);
-        assert_eq!(r.frames, vec![frame("1"), frame("2")]);
-        assert_eq!(r.gap, None);
-        assert_eq!(h.replay(id(1, 0), Some(id(1, 0)), in_a).frames.len(), 0);
-
-        h.push(id(4, 0), a.clone(), frame("4"));
+        let ids: Vec<EventId> = (0..4).map(|_| h.next_id()).collect();
+        for (i, id) in ids.iter().take(3).enumerate() {
+            h.push(*id, all.clone(), frame(&i.to_string()));
+        }
+        let after: Vec<EventId> = h.after(ids[0]).map(|e| e.id).collect();
+        assert_eq!(after, vec![ids[1], ids[2]]);
+        assert_eq!(h.gap(start), None, "nothing forgotten, issued here");
+        assert_eq!(h.gap(ids[2]), None);
+        h.push(ids[3], all.clone(), frame("3"));
         assert_eq!(h.len(), 3);
-        let r = h.replay(id(0, 5), None, in_a);
-        assert_eq!(r.frames, vec![frame("2"), frame("4")]);
-        assert_eq!(r.gap, Some(Some(id(2, 0))), "1-0 was forgotten");
-        let r = h.replay(id(1, 0), None, in_a);
-        assert_eq!(r.gap, None, "nothing after 1-0 was forgotten");
+        assert_eq!(h.gap(start), Some(Some(ids[1])), "ids[0] was forgotten");
+        assert_eq!(h.gap(ids[0]), None, "nothing after ids[0] was forgotten");
         assert_eq!(h.bytes(), 3 + 3 * ENTRY_OVERHEAD);
-
+        // From before this history (a restart) or from no history at all: a gap.
+        assert_eq!(h.gap(id(1, 0)), Some(Some(ids[1])));
+        let future = id(ids[3].ms + 1000, 0);
+        assert_eq!(h.gap(future), Some(Some(ids[1])), "never issued here");
         h.set_cap(0);
         assert!(h.is_empty());
-        assert_eq!(h.replay(id(3, 0), None, in_a).gap, Some(None));
+        h.set_cap(5);
+        assert_eq!(h.gap(ids[3]), Some(None), "turned on again: empty, and knows nothing");
     }
 }

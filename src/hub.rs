@@ -7,7 +7,7 @@
 //! one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
 //! go through the same lock and the same wake-up. The state lives in `state.rs`;
 //! the Redis part of this surface in `hub_redis.rs`; with history on, broadcasts carry
-//! event ids and a client added with `Last-Event-ID` is held until `replay` (`history.rs`).
+//! event ids and a client added with `Last-Event-ID` gets a replay cursor (`replay.rs`).
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use crate::direct::{self, Fd};
 use crate::frame;
 use crate::history::EventId;
 use crate::registry::Room;
+use crate::replay::Replays;
 use crate::state::{Shared, State};
 
 /// The JS-side room: a string or a number.
@@ -68,6 +69,8 @@ pub struct Stats {
     pub bytes_sent: f64,
     pub dropped: f64,
     pub max_pending_bytes: f64,
+    /// Bytes waiting for clients, in Rust and (refused by their sockets) in Node.
+    pub pending_bytes: f64,
     pub history: HistoryStats,
 }
 
@@ -82,11 +85,15 @@ pub struct HistoryStats {
     pub bytes: f64,
     pub oldest_id: Option<String>,
     pub newest_id: Option<String>,
+    /// Clients whose `Last-Event-ID` replay is not done yet.
+    pub replaying: u32,
 }
 
 /// Broadcasts a reconnecting client could not be sent again (`'gap'`).
 #[napi(object)]
 pub struct Gap {
+    /// The client.
+    pub client: u32,
     pub last_event_id: String,
     /// The oldest id still kept (null when none is).
     pub oldest_id: Option<String>,
@@ -225,7 +232,9 @@ impl Hub {
     pub fn send(&self, env: Env, id: u32, event: Option<String>, data: String) -> Result<()> {
         let body = body(event.as_deref(), &data)?;
         let wake = self.with_client(id, |st| {
-            let State { reg, out, history } = st;
+            let State {
+                reg, out, history, ..
+            } = st;
             let outbox = reg.get_mut(id)?;
             Some(if history.is_on() {
                 // No `id:` line: the browser's last event id stays the last broadcast.
@@ -258,7 +267,9 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn retry(&self, env: Env, id: u32, ms: u32) -> Result<()> {
         let wake = self.with_client(id, |st| {
-            let State { reg, out, history } = st;
+            let State {
+                reg, out, history, ..
+            } = st;
             let outbox = reg.get_mut(id)?;
             let with_id = !history.is_on();
             Some(out.push(id, outbox, MAX_ID_LINE + 20, |buf| {
@@ -307,11 +318,14 @@ impl Hub {
     pub fn drain(&self, env: Env) -> Option<Batch> {
         self.shared.draining();
         self.shared.release(&env);
-        let batch = {
+        let (batch, again, fetches) = {
             let mut st = self.shared.state.lock();
-            let State { reg, out, .. } = &mut *st;
-            out.flush(reg)
+            let (batch, again) = st.flush();
+            (batch, again, st.replays.take_fetches())
         };
+        self.fetch_pages(fetches);
+        // Replays that go on (their socket took this step) move again next turn.
+        self.woke(&env, again);
         if batch.is_empty() {
             return None;
         }
@@ -391,8 +405,13 @@ impl Hub {
     pub fn resume(&self, env: Env, id: u32) {
         let wake = {
             let mut st = self.shared.state.lock();
-            let State { reg, out, .. } = &mut *st;
-            reg.get_mut(id).is_some_and(|outbox| out.resume(id, outbox))
+            let State {
+                reg, out, replays, ..
+            } = &mut *st;
+            reg.get_mut(id).is_some_and(|outbox| {
+                // A replay moves on once its socket took what it was given.
+                out.resume(id, outbox) | replays.make_ready(id, outbox)
+            })
         };
         self.woke(&env, wake);
     }
@@ -416,8 +435,14 @@ impl Hub {
 
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Stats {
-        let st = self.shared.state.lock();
+        let mut st = self.shared.state.lock();
+        let (mut pending, mut replaying) = (0usize, 0u32);
+        st.reg.for_each(|_, outbox| {
+            pending += outbox.waiting();
+            replaying += u32::from(outbox.replay.is_some());
+        });
         Stats {
+            pending_bytes: pending as f64,
             clients: st.reg.len() as u32,
             rooms: st
                 .reg
@@ -437,6 +462,7 @@ impl Hub {
                 bytes: st.history.bytes() as f64,
                 oldest_id: st.history.oldest().map(|id| id.to_string()),
                 newest_id: st.history.newest().map(|id| id.to_string()),
+                replaying,
             },
         }
     }
@@ -453,68 +479,60 @@ impl Hub {
         self.history_changed(size as usize);
     }
 
-    /// A client reconnected with `Last-Event-ID: last`: when it is one of our event ids,
-    /// hold the client's frames (pause) until `replay`, and return the newest id
-    /// delivered so far (what the replay must reach; `""` when none) — else null.
-    /// Call it right after `add`: what reached the client in between (broadcasts from
-    /// the Redis task, all kept up to that id) is dropped here, as the replay sends it.
+    /// A client reconnected with `Last-Event-ID: last`: when it is one of our event ids
+    /// (history on, or a Redis Stream), it gets a replay cursor and live broadcasts skip
+    /// it until the replay caught up; true. Call it right after `add`; the cursor moves
+    /// from `startReplay` on (the end of its window). False for any other id.
     #[napi(catch_unwind)]
-    pub fn hold_for_replay(&self, id: u32, last: String) -> Option<String> {
-        EventId::parse(&last)?;
+    pub fn hold_for_replay(&self, id: u32, last: String) -> bool {
+        let Some(after) = EventId::parse(&last) else {
+            return false;
+        };
         let streams = self.streams();
         let mut st = self.shared.state.lock();
         if !st.history.is_on() && !streams {
-            return None;
+            return false;
         }
-        let upto = self.replay_bound(st.history.newest());
-        let State { reg, out, .. } = &mut *st;
-        let outbox = reg.get_mut(id)?;
-        let early = out.take(outbox);
-        out.counters.bytes = out.counters.bytes.saturating_sub(early.len() as u64);
-        Delivery::hold(outbox);
-        Some(upto.map_or_else(String::new, |id| id.to_string()))
+        let Some(outbox) = st.reg.get_mut(id) else {
+            return false;
+        };
+        Replays::hold(outbox, after, &last, streams);
+        true
     }
 
-    /// Ends a `holdForReplay` without a replay (the Redis replay failed): the client's
-    /// frames go out as they are.
+    /// The window of a client held for a replay ended: its replay starts (the rooms it
+    /// is in now, and `"*"`). Gaps found are reported through `takeGaps`.
     #[napi(catch_unwind)]
-    pub fn release_hold(&self, env: Env, id: u32) {
+    pub fn start_replay(&self, env: Env, id: u32) {
         let wake = {
             let mut st = self.shared.state.lock();
-            let State { reg, out, .. } = &mut *st;
+            let State {
+                reg,
+                history,
+                replays,
+                ..
+            } = &mut *st;
             reg.get_mut(id)
-                .is_some_and(|outbox| out.release(id, outbox))
+                .is_some_and(|outbox| replays.start(id, outbox, history))
         };
         self.woke(&env, wake);
     }
 
-    /// Sends a held client every kept broadcast of its rooms (and of `"*"`) with
-    /// `last < id <= upto`, before what it was sent since `holdForReplay`, and lets its
-    /// frames go. Returns the gap when broadcasts after `last` were already forgotten.
+    /// The `'gap'`s found since the last call (null when none).
     #[napi(catch_unwind)]
-    pub fn replay(&self, env: Env, id: u32, last: String, upto: String) -> Option<Gap> {
-        let after = EventId::parse(&last)?;
-        let upto = EventId::parse(&upto);
-        let (wake, gap) = {
-            let mut st = self.shared.state.lock();
-            let replay = {
-                let State { reg, history, .. } = &*st;
-                let rooms = reg.rooms_of(id)?;
-                if upto.is_some() {
-                    history.replay(after, upto, |room| room.is_all() || rooms.contains(room))
-                } else {
-                    crate::history::Replay {
-                        frames: Vec::new(),
-                        gap: history.replay(after, upto, |_| false).gap,
-                    }
-                }
-            };
-            (st.replay_into(id, &replay.frames), replay.gap)
-        };
-        self.woke(&env, wake);
-        gap.map(|oldest| Gap {
-            last_event_id: last,
-            oldest_id: oldest.map(|id| id.to_string()),
-        })
+    pub fn take_gaps(&self) -> Option<Vec<Gap>> {
+        let gaps = self.shared.state.lock().replays.take_gaps();
+        if gaps.is_empty() {
+            return None;
+        }
+        Some(
+            gaps.into_iter()
+                .map(|gap| Gap {
+                    client: gap.client,
+                    last_event_id: gap.last,
+                    oldest_id: gap.oldest.map(|id| id.to_string()),
+                })
+                .collect(),
+        )
     }
 }

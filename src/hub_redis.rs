@@ -1,5 +1,5 @@
 //! The Redis part of the napi surface: `useRedis`, `closeRedis`, `redisStats`, and
-//! replays from the Redis Stream. The bridge itself is `redis/`; this file only
+//! the pages of Redis Stream replays. The bridge itself is `redis/`; this file only
 //! connects it to the hub. In the WASI build (no sockets, no tokio networking)
 //! `useRedis` rejects saying so.
 
@@ -51,15 +51,8 @@ mod native {
 
     use super::{rejected, RedisStats};
     use crate::history::EventId;
-    use crate::hub::{Gap, Hub};
+    use crate::hub::Hub;
     use crate::redis::{Link, Mode};
-
-    fn gap_of(last: String, gap: Option<Option<EventId>>) -> Option<Gap> {
-        gap.map(|oldest| Gap {
-            last_event_id: last,
-            oldest_id: oldest.map(|id| id.to_string()),
-        })
-    }
 
     /// `onStatus(status, detail, dropped)`: unref'd, so it never keeps the process alive.
     type StatusFn = ThreadsafeFunction<
@@ -179,31 +172,6 @@ mod native {
         pub fn redis_streams(&self) -> bool {
             self.streams()
         }
-
-        /// `replay` for stream mode: the missed broadcasts come from the stream, so a
-        /// client may reconnect to any process. Resolves with the gap, if any.
-        #[napi(catch_unwind, ts_return_type = "Promise<Gap | null>")]
-        pub fn replay_from_redis<'env>(
-            &self,
-            env: &'env Env,
-            id: u32,
-            last: String,
-            upto: String,
-        ) -> Result<PromiseRaw<'env, Option<Gap>>> {
-            let after = EventId::parse(&last);
-            let bound = EventId::parse(&upto);
-            let shared = Arc::downgrade(&self.shared);
-            let replay = after
-                .and_then(|after| self.live_link(|link| link.replay(shared, id, after, bound)));
-            match replay {
-                Some(replay) => env.spawn_future(async move { Ok(gap_of(last, replay.await)) }),
-                None => {
-                    // The link went away meanwhile: replay what this process kept.
-                    let gap = self.replay(*env, id, last, upto);
-                    env.spawn_future(async move { Ok(gap) })
-                }
-            }
-        }
     }
 
     impl Hub {
@@ -231,11 +199,19 @@ mod native {
                 .unwrap_or(false)
         }
 
-        /// The newest id a held client gets from a replay (later ones reach it live).
-        pub(crate) fn replay_bound(&self, newest: Option<EventId>) -> Option<EventId> {
-            match self.live_link(|link| (link.mode(), link.read_upto())) {
-                Some((Mode::Stream, read)) => Some(newest.map_or(read, |n| n.max(read))),
-                _ => newest,
+        /// Fetches the next Redis Stream page of each replay that asked for one (see
+        /// `replay.rs`): (client, after, first page). Without a live link, the local
+        /// history serves them.
+        pub(crate) fn fetch_pages(&self, fetches: Vec<(u32, EventId, bool)>) {
+            for (client, after, first) in fetches {
+                let shared = Arc::downgrade(&self.shared);
+                let fetch = self.live_link(|link| link.fetch_page(shared, client, after, first));
+                match fetch {
+                    Some(fetch) => {
+                        napi::bindgen_prelude::spawn(fetch);
+                    }
+                    None => self.shared.page_arrived(client, None, None),
+                }
             }
         }
 
@@ -253,7 +229,7 @@ mod wasi {
 
     use super::RedisStats;
     use crate::history::EventId;
-    use crate::hub::{Gap, Hub};
+    use crate::hub::Hub;
 
     /// A promise that resolves to what `value` makes (no tokio runtime in this build).
     fn resolved<'env, T: napi::bindgen_prelude::ToNapiValue + 'static>(
@@ -302,17 +278,6 @@ mod wasi {
         pub fn redis_streams(&self) -> bool {
             false
         }
-
-        #[napi(catch_unwind, ts_return_type = "Promise<Gap | null>")]
-        pub fn replay_from_redis<'env>(
-            &self,
-            env: &'env Env,
-            _id: u32,
-            _last: String,
-            _upto: String,
-        ) -> Result<Object<'env>> {
-            resolved(env, |_| Ok(None::<Gap>))
-        }
     }
 
     impl Hub {
@@ -329,9 +294,7 @@ mod wasi {
             false
         }
 
-        pub(crate) fn replay_bound(&self, newest: Option<EventId>) -> Option<EventId> {
-            newest
-        }
+        pub(crate) fn fetch_pages(&self, _fetches: Vec<(u32, EventId, bool)>) {}
 
         pub(crate) fn history_changed(&self, _size: usize) {}
     }

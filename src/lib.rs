@@ -7,6 +7,7 @@
 //!   not in the WASI build;
 //! - `state`: what the JS thread and the Redis task share (registry, delivery,
 //!   history, the wake-up);
+//! - `replay`: `Last-Event-ID` replays, a cursor per client moved as its socket drains;
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
 //! - `delivery`: per-client pending bytes, limits, backpressure and batches;
 //! - `direct`: writing straight to a client's socket (Unix);
@@ -23,4 +24,5 @@ mod hub_redis;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;
+pub mod replay;
 pub mod state;

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use crate::delivery::{Delivery, Outbox};
 use crate::history::{frame_with_id, EventId, History};
 use crate::registry::{Registry, Room};
+use crate::replay::Replays;
 
 pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
@@ -22,6 +23,7 @@ pub struct State {
     pub reg: Registry<Outbox>,
     pub out: Delivery,
     pub history: History,
+    pub replays: Replays,
 }
 
 /// What one broadcast did.
@@ -57,13 +59,18 @@ impl State {
     }
 
     /// Queues and keeps one broadcast under a given event id (made here, or by another
-    /// process and read from a Redis Stream).
+    /// process and read from a Redis Stream). A client still catching up on a replay is
+    /// skipped: its cursor brings the broadcast in order (see `replay.rs`).
     pub fn broadcast_as(&mut self, id: EventId, room: &Room, body: &[u8]) -> Broadcast {
         let frame = frame_with_id(id, body);
-        let State { reg, out, history } = self;
+        let State {
+            reg, out, history, ..
+        } = self;
         let mut wake = false;
         let reached = reg.for_each_in(room, |client, outbox| {
-            wake |= out.push_shared(client, outbox, &frame);
+            if outbox.replay.is_none() {
+                wake |= out.push_shared(client, outbox, &frame);
+            }
         });
         history.push(id, room.clone(), frame);
         Broadcast {
@@ -73,16 +80,20 @@ impl State {
         }
     }
 
-    /// Sends `frames` (a replay) to a client before whatever it was sent since it was
-    /// held (paused) for it, then lets its bytes go. The replay may pass the client's
-    /// pending-bytes cap: it is bounded by the history. Returns true when JS must run.
-    pub fn replay_into(&mut self, client: u32, frames: &[Arc<[u8]>]) -> bool {
-        let State { reg, out, .. } = self;
-        let Some(outbox) = reg.get_mut(client) else {
-            return false;
-        };
-        out.prepend(outbox, frames);
-        out.release(client, outbox)
+    /// One batch of everything pending: the replays' next steps first (see `replay.rs`),
+    /// then every client's bytes. The second value is true when JS must run again
+    /// (replays that go on, or gaps to report).
+    pub fn flush(&mut self) -> (crate::delivery::Batch, bool) {
+        let State {
+            reg,
+            out,
+            history,
+            replays,
+        } = self;
+        let moved = replays.fill(reg, out, history);
+        let batch = out.flush(reg);
+        let again = replays.after_flush(reg, moved);
+        (batch, again)
     }
 }
 
@@ -128,6 +139,31 @@ impl Shared {
         if !self.held.swap(true, Ordering::AcqRel) {
             // SAFETY: called on the JS thread that owns `env`, with a live function.
             unsafe { napi::sys::napi_ref_threadsafe_function(env.raw(), self.wake.raw()) };
+        }
+    }
+
+    /// A Redis Stream page of a client's replay arrived (None: Redis could not answer;
+    /// the local history serves it). Any thread.
+    pub fn page_arrived(
+        &self,
+        client: u32,
+        entries: Option<Vec<crate::replay::PageEntry>>,
+        gap: Option<Option<EventId>>,
+    ) {
+        let wake = {
+            let mut st = self.state.lock();
+            let State {
+                reg,
+                history,
+                replays,
+                ..
+            } = &mut *st;
+            reg.get_mut(client).is_some_and(|outbox| {
+                replays.page_arrived(client, outbox, history, entries, gap)
+            })
+        };
+        if wake {
+            self.wake();
         }
     }
 
@@ -185,25 +221,58 @@ mod tests {
         assert_eq!(st.history.newest(), Some(id));
     }
 
+    /// Everything a client got from flushes until nothing moves (its socket takes all).
+    fn replayed(st: &mut State) -> Vec<u8> {
+        let mut got = Vec::new();
+        loop {
+            let (batch, again) = st.flush();
+            let mut start = 0;
+            for part in batch.index.chunks(4) {
+                let end = part[1] as usize;
+                got.extend_from_slice(&batch.data[start..end]);
+                if part[2] != NO_BODY {
+                    got.extend_from_slice(&batch.bodies[part[2] as usize][part[3] as usize..]);
+                }
+                start = end;
+            }
+            if !again {
+                return got;
+            }
+        }
+    }
+
     #[test]
-    fn a_replay_goes_before_what_the_held_client_was_sent_meanwhile() {
+    fn a_replay_moves_one_step_per_flush_skips_live_broadcasts_and_catches_up() {
         let mut st = State::default();
-        st.history.set_cap(10);
+        st.history.set_cap(10_000);
+        let all = Room::string("*");
+        let body = vec![b'x'; 1000];
+        let first = st.broadcast(&all, &body).id.expect("id");
+        for _ in 0..199 {
+            st.broadcast(&all, &body);
+        }
         let c = st.reg.add(Outbox::default()).expect("id");
-        let State { reg, out, .. } = &mut st;
-        let outbox = reg.get_mut(c).expect("client");
-        Delivery::hold(outbox);
-        out.push(c, outbox, 3, |buf| buf.extend_from_slice(b"new"));
-        assert!(drained(&mut st).is_empty(), "held");
-        let frames: Vec<Arc<[u8]>> = vec![Arc::from(&b"old1"[..]), Arc::from(&b"old2"[..])];
-        st.out.set_max_pending(4);
-        assert!(st.replay_into(c, &frames), "resumed: JS must write");
-        assert_eq!(drained(&mut st), vec![(c, b"old1old2new".to_vec())]);
-        assert_eq!(st.out.max_pending(), 4, "the cap is back");
-        assert_eq!(
-            st.out.counters.dropped, 0,
-            "a replay past the cap drops nobody"
+        let outbox = st.reg.get_mut(c).expect("client");
+        Replays::hold(outbox, first, &first.to_string(), false);
+        // Held: a live broadcast does not reach it (the cursor brings it).
+        let live = st.broadcast(&all, b"live").id.expect("id");
+        assert!(st.flush().0.is_empty(), "nothing before the window ends");
+        let State { reg, replays, history, .. } = &mut st;
+        assert!(replays.start(c, reg.get_mut(c).expect("client"), history));
+        let (batch, again) = st.flush();
+        assert!(again, "more to come");
+        let step = batch.data.len() + batch.bodies.iter().map(|b| b.len()).sum::<usize>();
+        assert!(
+            (crate::replay::STEP..crate::replay::STEP + 1100).contains(&step),
+            "one step: {step}"
         );
-        assert_eq!(st.out.counters.bytes, 11);
+        let rest = replayed(&mut st);
+        let text = String::from_utf8(rest).expect("utf-8");
+        assert!(text.ends_with(&format!("id: {live}\nlive")), "the live one last");
+        assert_eq!(text.matches("id: ").count() + step / 1000, 200, "each once");
+        assert!(st.reg.get_mut(c).expect("client").replay.is_none(), "caught up: live");
+        st.broadcast(&all, b"next");
+        assert_eq!(replayed(&mut st).len(), "id: 0-0\nnext".len() + live.to_string().len() - 3);
+        assert!(st.replays.take_gaps().is_empty());
     }
 }

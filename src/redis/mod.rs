@@ -436,18 +436,16 @@ impl Link {
         self.task.take()
     }
 
-    /// Stream mode: the broadcasts kept in the stream after `after` (up to `upto`) to
-    /// the client's rooms, sent to it before what it got since it was held. Returns the
-    /// gap, if any: `Some(oldest id kept)`. Falls back to the local history when Redis
-    /// cannot answer.
-    pub fn replay(
+    /// Stream mode: fetches the page of a client's replay after `after` from the
+    /// stream and hands it to its cursor (`first`: also checks the stream for a gap).
+    pub fn fetch_page(
         &self,
         shared: Weak<Shared>,
         client: u32,
         after: EventId,
-        upto: Option<EventId>,
-    ) -> impl std::future::Future<Output = Option<Option<EventId>>> + Send + 'static {
-        stream::replay(Arc::clone(&self.inner), shared, client, after, upto)
+        first: bool,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        stream::fetch_page(Arc::clone(&self.inner), shared, client, after, first)
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::frame;
 use crate::history::{frame_with_id, EventId};
+use crate::replay::PAGE;
 use crate::state::Shared;
 
 use super::message::{decode, Message};
@@ -54,8 +55,6 @@ return out
 const READ_BLOCK: Duration = Duration::from_millis(2000);
 /// Entries per `XREAD`.
 const READ_COUNT: usize = 4096;
-/// Entries per `XRANGE` page of a replay.
-const REPLAY_PAGE: usize = 1000;
 
 /// The publishing connection and the reading one.
 type Pair = (MultiplexedConnection, MultiplexedConnection);
@@ -424,35 +423,26 @@ pub(super) async fn run(
     ctx.inner.drop_queued();
 }
 
-/// Entries of the stream after `after` (up to `upto`, or its end), and the gap: when
-/// Redis already trimmed an entry newer than `after`, the oldest id it still keeps.
+/// One page of the stream after `after` (at most [`PAGE`] entries), and on the first
+/// page of a replay the gap: when Redis already trimmed an entry newer than `after`,
+/// the oldest id it still keeps.
 async fn fetch(
     inner: &Inner,
     conn: &mut MultiplexedConnection,
     after: EventId,
-    upto: Option<EventId>,
+    first: bool,
 ) -> redis::RedisResult<(Vec<Entry>, Option<Option<EventId>>)> {
-    let mut all = Vec::new();
-    let mut from = after;
-    let end = upto.map_or_else(|| "+".to_owned(), |id| id.to_string());
-    loop {
-        let reply: Value = redis::cmd("XRANGE")
-            .arg(&inner.key)
-            .arg(format!("({from}"))
-            .arg(&end)
-            .arg("COUNT")
-            .arg(REPLAY_PAGE)
-            .query_async(conn)
-            .await?;
-        let page = entries(&reply);
-        let full = page.len() == REPLAY_PAGE;
-        if let Some(entry) = page.last() {
-            from = entry.id;
-        }
-        all.extend(page);
-        if !full {
-            break;
-        }
+    let reply: Value = redis::cmd("XRANGE")
+        .arg(&inner.key)
+        .arg(format!("({after}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(PAGE)
+        .query_async(conn)
+        .await?;
+    let page = entries(&reply);
+    if !first {
+        return Ok((page, None));
     }
     let info: redis::RedisResult<Value> = redis::cmd("XINFO")
         .arg("STREAM")
@@ -477,63 +467,47 @@ async fn fetch(
             let deleted = id("max-deleted-entry-id").is_some_and(|d| d > after);
             (trimmed || deleted).then_some(first)
         }
-        // No such key: nothing to replay, nothing known to be lost.
-        Err(_) => None,
+        // No such key (Redis lost it, or nothing was ever broadcast): a client that
+        // has one of its ids missed what cannot be known.
+        Err(_) => Some(None),
     };
-    Ok((all, gap))
+    Ok((page, gap))
 }
 
-/// A replay from the stream for a client held since it was added (see `Link::replay`).
-pub(super) async fn replay(
+/// Fetches one page of a client's replay from the stream and hands it to its cursor
+/// (see `replay.rs`); when Redis cannot answer, the local history serves the client.
+pub(super) async fn fetch_page(
     inner: Arc<Inner>,
     shared: Weak<Shared>,
     client: u32,
     after: EventId,
-    upto: Option<EventId>,
-) -> Option<Option<EventId>> {
+    first: bool,
+) {
     let conn = inner.conn.lock().clone();
     let fetched = match conn {
-        Some(mut conn) => fetch(&inner, &mut conn, after, upto).await.ok(),
+        Some(mut conn) => fetch(&inner, &mut conn, after, first).await.ok(),
         None => None,
     };
-    let shared = shared.upgrade()?;
-    let (wake, gap) = {
-        let mut st = shared.state.lock();
-        let (frames, gap) = {
-            let crate::state::State { reg, history, .. } = &*st;
-            let rooms = reg.rooms_of(client)?;
-            let member = |room: &crate::registry::Room| room.is_all() || rooms.contains(room);
-            match fetched {
-                Some((entries, gap)) => {
-                    let frames: Vec<Arc<[u8]>> = entries
-                        .into_iter()
-                        .filter_map(|entry| {
-                            let m = entry.msg?;
-                            if !member(&m.room) {
-                                return None;
-                            }
-                            let body = frame::body(m.event.as_deref(), &m.data).ok()?;
-                            Some(frame_with_id(entry.id, &body))
-                        })
-                        .collect();
-                    (frames, gap)
-                }
-                // Redis cannot answer: what this process kept is the best there is.
-                None => {
-                    let replay = match upto {
-                        Some(_) => history.replay(after, upto, member),
-                        None => history.replay(after, upto, |_| false),
-                    };
-                    (replay.frames, replay.gap)
-                }
-            }
-        };
-        (st.replay_into(client, &frames), gap)
+    let Some(shared) = shared.upgrade() else {
+        return;
     };
-    if wake {
-        shared.wake();
+    match fetched {
+        Some((entries, gap)) => {
+            let page = entries
+                .into_iter()
+                .map(|entry| {
+                    // An entry that is not a valid broadcast still moves the cursor.
+                    let frame = entry.msg.and_then(|m| {
+                        let body = frame::body(m.event.as_deref(), &m.data).ok()?;
+                        Some((m.room, frame_with_id(entry.id, &body)))
+                    });
+                    (entry.id, frame)
+                })
+                .collect();
+            shared.page_arrived(client, Some(page), gap);
+        }
+        None => shared.page_arrived(client, None, None),
     }
-    gap
 }
 
 #[cfg(test)]
