@@ -31,8 +31,9 @@ function forcePath(path, res) {
   if (path === 'framed' && handle) handle.close = handle.close
 }
 
-/** `id: X\n[event: E\n]data: D\n\n` frames (or retry / comment lines); throws on anything else. */
+/** `id: X\n[event: E\n]data: D\n\n` frames (or retry; comments skipped); throws on anything else. */
 function framesOf(text) {
+  text = text.replace(/(?<=^|\n\n):[^\n]*\n\n/g, '')
   const frame = /(?:id: ([^\n]*)\n)?(?:event: ([^\n]*)\n)?(?:data: ([^\n]*)\n|retry: (\d+)\n)\n/y
   const frames = []
   while (frame.lastIndex < text.length) {
@@ -42,6 +43,20 @@ function framesOf(text) {
     frames.push({ id: m[1] ?? null, event: m[2] ?? null, data: m[3] ?? null, retry: m[4] ?? null })
   }
   return frames
+}
+
+/** The payload of an HTTP/1.1 chunked body (latin1 text). */
+function dechunk(raw) {
+  let out = ''
+  let at = 0
+  for (;;) {
+    const line = raw.indexOf('\r\n', at)
+    if (line === -1) return out
+    const size = parseInt(raw.slice(at, line), 16)
+    if (!(size > 0)) return out
+    out += raw.slice(line + 2, line + 2 + size)
+    at = line + 2 + size + 2
+  }
 }
 
 /** Compares `<ms>-<seq>` ids. */
@@ -208,6 +223,211 @@ describe('replay', () => {
       assert.equal(sse.stats().history.replaying, 0)
       assert.ok(after.external - before.external < 2 * MB, `external ${((after.external - before.external) / MB).toFixed(1)} MiB above`)
       assert.ok(after.arrayBuffers - before.arrayBuffers < 2 * MB)
+    })
+  }
+})
+
+/** Broadcasts `n` events to `room`, returning their ids. */
+function broadcastMany(room, n, prefix) {
+  const ids = []
+  for (let i = 0; i < n; i++) {
+    sse.broadcast(room, 'e', `${prefix}${i}`)
+    ids.push(sse.stats().history.newestId)
+  }
+  return ids
+}
+
+describe('replay window and order', () => {
+  afterEach(() => {
+    sse.close()
+    sse.history = 0
+    sse.replayWindow = replayModule.DEFAULT_WINDOW_MS
+  })
+
+  test('replayWindow: default 500 ms, whole milliseconds or digit strings, RangeError naming it otherwise', () => {
+    assert.equal(sse.replayWindow, 500)
+    sse.replayWindow = '250'
+    assert.equal(sse.replayWindow, 250)
+    sse.replayWindow = 0
+    assert.equal(sse.replayWindow, 0)
+    for (const bad of [-1, 1.5, NaN, '1e3', 'x', null, undefined, 2 ** 31]) {
+      assert.throws(() => {
+        sse.replayWindow = bad
+      }, (err) => err instanceof RangeError && /replayWindow/.test(err.message))
+    }
+    assert.equal(sse.replayWindow, 0)
+  })
+
+  for (const path of PATHS) {
+    test(`${path}: a handler that awaits before join gets that room's missed broadcasts, then what came during the window, in id order, each once`, async (t) => {
+      const clock = manualClock(t)
+      sse.history = 1000
+      sse.replayWindow = 60000
+      let open
+      let gate = new Promise((resolve) => {
+        open = resolve
+      })
+      const srv = await server(t, path, async (client, req, res, query) => {
+        if (!query.has('auth')) return
+        await gate
+        sse.join(client, query.get('auth'))
+      })
+      const first = await srv.open('/?room=r')
+      broadcastMany('r', 1, 'seen')
+      const seen = await frames(first, 1)
+      first.close()
+      await first.closed()
+      broadcastMany('r', 2, 'missed-r')
+      broadcastMany('other', 1, 'not-mine')
+      broadcastMany('*', 1, 'missed-all')
+      const again = await srv.open('/?auth=r', { 'Last-Event-ID': seen[0].id })
+      // While the handler awaits: broadcasts to its room and to everyone.
+      broadcastMany('r', 1, 'during-r')
+      broadcastMany('*', 1, 'during-all')
+      assert.equal(clock.timers.size, 1, 'one window timer')
+      assert.equal(clock.timers.values().next().value.ms, 60000)
+      open()
+      await gate
+      await new Promise(setImmediate)
+      assert.deepEqual(sse.stats().rooms.find((r) => r.room === 'r'), { room: 'r', members: 1 })
+      assert.equal(again.text, '', 'nothing before the window ends')
+      clock.fire()
+      broadcastMany('r', 1, 'live')
+      const got = await frames(again, 6)
+      assert.deepEqual(got.map((f) => f.data), ['missed-r0', 'missed-r1', 'missed-all0', 'during-r0', 'during-all0', 'live0'])
+      assertIncreasing(got, 'replay')
+      assert.deepEqual(srv.gaps, [])
+      assert.equal(sse.stats().history.replaying, 0, 'caught up')
+      gate = null
+    })
+
+    test(`${path}: a broadcast, a send and the app's own write in the add turn do not overtake the replay`, async (t) => {
+      sse.history = 1000
+      sse.replayWindow = 0
+      const srv = await server(t, path, (client, req, res, query) => {
+        if (!query.has('busy')) return
+        sse.broadcast('*', 'e', 'live-in-add-turn')
+        sse.send(client, 'hello', 'private')
+        res.write(': own write\n\n')
+        sse.broadcast('*', 'e', 'live-after-write')
+      })
+      const first = await srv.open('/')
+      broadcastMany('*', 1, 'seen')
+      const seen = await frames(first, 1)
+      first.close()
+      await first.closed()
+      broadcastMany('*', 3, 'missed')
+      const again = await srv.open('/?busy=1', { 'Last-Event-ID': seen[0].id })
+      const got = await frames(again, 6)
+      assert.deepEqual(
+        got.map((f) => f.data),
+        ['private', 'missed0', 'missed1', 'missed2', 'live-in-add-turn', 'live-after-write'],
+      )
+      assert.ok(again.text.startsWith('event: hello\ndata: private\n\n: own write\n\n'), JSON.stringify(again.text.slice(0, 60)))
+      assertIncreasing(got, 'add turn')
+      // Each once: one more broadcast, and nothing else arrives.
+      sse.broadcast('*', 'e', 'end')
+      await again.until('data: end\n\n')
+      assert.equal(framesOf(again.text).length, 7)
+    })
+
+    test(`${path}: ids the history cannot serve fire 'gap' (restart: empty history; older than the history; never issued), and the client gets what is kept`, async (t) => {
+      sse.replayWindow = 0
+      sse.history = 100
+      const srv = await server(t, path)
+      // A restart: the history is empty, the client has an id of the previous process.
+      const old = '1700000000000-0'
+      const a = await srv.open('/', { 'Last-Event-ID': old })
+      await new Promise(setImmediate)
+      await steady(() => srv.gaps.length, 2)
+      assert.deepEqual(srv.gaps, [{ id: srv.added[0].id, lastEventId: old, oldestId: null }])
+      broadcastMany('*', 1, 'after-restart')
+      await a.until('data: after-restart0\n\n')
+      // Kept broadcasts after a restart: all of them, and the gap names the oldest.
+      const kept = broadcastMany('*', 2, 'kept')
+      const b = await srv.open('/', { 'Last-Event-ID': old })
+      const got = await frames(b, 3)
+      assert.deepEqual(got.map((f) => f.data), ['after-restart0', 'kept0', 'kept1'])
+      assert.equal(srv.gaps.length, 2)
+      assert.deepEqual(srv.gaps[1], { id: srv.added[1].id, lastEventId: old, oldestId: sse.stats().history.oldestId })
+      // An id this history never issued (ahead of its clock): a gap, and nothing replayed twice.
+      const future = `${Date.now() + 3600000}-0`
+      const c = await srv.open('/', { 'Last-Event-ID': future })
+      await steady(() => srv.gaps.length, 2)
+      assert.equal(srv.gaps.length, 3)
+      assert.equal(srv.gaps[2].lastEventId, future)
+      broadcastMany('*', 1, 'next')
+      await c.until('data: next0\n\n')
+      assert.ok(framesOf(c.text).length >= 1)
+      // An id it did issue, with nothing after it forgotten: no gap.
+      const d = await srv.open('/', { 'Last-Event-ID': kept[1] })
+      broadcastMany('*', 1, 'last')
+      await d.until('data: last0\n\n')
+      assert.equal(srv.gaps.length, 3)
+      assert.deepEqual(framesOf(d.text).map((f) => f.data), ['next0', 'last0'])
+    })
+
+    test(`${path}: a long replay while broadcasts go on: ids strictly increase, each once, nothing missed`, { timeout: 60000 }, async (t) => {
+      sse.replayWindow = 0
+      sse.history = 100000
+      const srv = await server(t, path)
+      const data = 'y'.repeat(300)
+      for (let i = 0; i < 6000; i++) sse.broadcast('*', 'e', `${i}:${data}`)
+      const from = sse.stats().history.oldestId
+      const c = await srv.open('/', { 'Last-Event-ID': from })
+      // Live broadcasts while the replay is under way, one per turn.
+      let n = 6000
+      while (sse.stats().history.replaying > 0 || n < 6100) {
+        sse.broadcast('*', 'e', `${n++}:${data}`)
+        await new Promise(setImmediate)
+      }
+      const got = await frames(c, n - 1)
+      assertIncreasing(got, 'long replay')
+      assert.deepEqual(got.map((f) => Number(f.data.split(':')[0])), Array.from({ length: n - 1 }, (_, i) => i + 1))
+      assert.deepEqual(srv.gaps, [])
+    })
+
+    test(`${path}: when trimming passes a stalled replay, 'gap' fires where it stalled and the replay goes on from the oldest kept`, { timeout: 60000 }, async (t) => {
+      sse.replayWindow = 0
+      sse.history = 12000
+      const srv = await server(t, path)
+      const data = 'z'.repeat(1000)
+      for (let i = 0; i < 12000; i++) sse.broadcast('*', 'e', `${i}:${data}`)
+      const from = sse.stats().history.oldestId
+      // A raw reader that keeps chunks (decoded once at the end) and stops reading at once.
+      const socket = net.connect(srv.srv.port, '127.0.0.1')
+      t.after(() => socket.destroy())
+      const chunks = []
+      let tail = ''
+      socket.on('data', (data) => {
+        chunks.push(data)
+        tail = (tail + data.toString('latin1')).slice(-200)
+      })
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write(`GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${from}\r\n\r\n`)
+      await new Promise((resolve) => socket.once('data', resolve))
+      socket.pause()
+      await steady(() => sse.stats().bytesSent)
+      assert.equal(sse.stats().history.replaying, 1, 'stalled')
+      for (let i = 12000; i < 24000; i++) sse.broadcast('*', 'e', `${i}:${data}`)
+      assert.deepEqual(srv.gaps, [])
+      sse.broadcast('*', 'e', 'END')
+      socket.resume()
+      while (!tail.includes('data: END\n\n')) await new Promise((resolve) => socket.once('data', resolve))
+      const raw = Buffer.concat(chunks).toString('latin1')
+      const body = dechunk(raw.slice(raw.indexOf('\r\n\r\n') + 4))
+      const all = framesOf(body)
+      assertIncreasing(all, 'after the gap')
+      assert.equal(srv.gaps.length, 1)
+      const numbers = all.slice(0, -1).map((f) => Number(f.data.split(':')[0]))
+      const stall = numbers.findIndex((x, i) => i > 0 && x !== numbers[i - 1] + 1)
+      assert.ok(stall > 0, 'a jump where trimming passed')
+      assert.equal(numbers[0], 1)
+      assert.equal(srv.gaps[0].lastEventId, all[stall - 1].id, 'the last id it got')
+      assert.equal(srv.gaps[0].oldestId, all[stall].id, 'then the oldest kept')
+      assert.equal(numbers[stall], 12001)
+      assert.equal(numbers.at(-1), 23999)
+      assert.deepEqual(numbers.slice(stall), Array.from({ length: 23999 - 12000 }, (_, i) => 12001 + i))
     })
   }
 })
