@@ -284,17 +284,18 @@ describe('replay window and order', () => {
       // While the handler awaits: broadcasts to its room and to everyone.
       broadcastMany('r', 1, 'during-r')
       broadcastMany('*', 1, 'during-all')
-      assert.equal(clock.timers.size, 1, 'one window timer')
-      assert.equal(clock.timers.values().next().value.ms, 60000)
+      const timers = Array.from(clock.timers, (timer) => timer.ms)
       open()
       await gate
       await new Promise(setImmediate)
       assert.deepEqual(sse.stats().rooms.find((r) => r.room === 'r'), { room: 'r', members: 1 })
-      assert.equal(again.text, '', 'nothing before the window ends')
+      const early = again.text
       clock.fire()
       broadcastMany('r', 1, 'live')
       const got = await frames(again, 6)
       assert.deepEqual(got.map((f) => f.data), ['missed-r0', 'missed-r1', 'missed-all0', 'during-r0', 'during-all0', 'live0'])
+      assert.deepEqual(timers, [60000], 'one window timer, of replayWindow')
+      assert.equal(early, '', 'nothing before the window ends')
       assertIncreasing(got, 'replay')
       assert.deepEqual(srv.gaps, [])
       assert.equal(sse.stats().history.replaying, 0, 'caught up')
@@ -365,6 +366,13 @@ describe('replay window and order', () => {
       await d.until('data: last0\n\n')
       assert.equal(srv.gaps.length, 3)
       assert.deepEqual(framesOf(d.text).map((f) => f.data), ['next0', 'last0'])
+    })
+
+    test(`${path}: a restarted process (empty history) fires 'gap' with oldestId null for an id of its previous run`, async () => {
+      const { execFileSync } = require('node:child_process')
+      const out = JSON.parse(execFileSync(process.execPath, [require.resolve('./fixtures/replay-restart.js'), path], { encoding: 'utf8', timeout: 20000 }))
+      assert.deepEqual(out.gaps, [{ lastEventId: '1700000000000-5', oldestId: null }])
+      assert.match(out.text, /^[0-9a-f]+\r\nid: \d+-\d+\ndata: after\n\n\r\n$/)
     })
 
     test(`${path}: a long replay while broadcasts go on: ids strictly increase, each once, nothing missed`, { timeout: 60000 }, async (t) => {
