@@ -87,13 +87,10 @@ pub struct Outbox {
     framed: bool,
     queued: bool,
     paused: bool,
-    /// Held until its `Last-Event-ID` replay is queued (see `hold`); unlike `paused`,
-    /// only `release` lets it go, whatever the socket does.
-    held_for_replay: bool,
     dropped: bool,
-    /// The replay source: this client's `Last-Event-ID` cursor, while it catches up
-    /// (see `replay.rs`; live broadcasts skip it meanwhile).
-    pub replay: Option<Box<crate::replay::Cursor>>,
+    /// The replay source: this client has a `Last-Event-ID` cursor (kept in
+    /// `replay::Replays`) and has not caught up; live broadcasts skip it meanwhile.
+    pub replaying: bool,
 }
 
 impl Outbox {
@@ -112,9 +109,9 @@ impl Outbox {
         self.stopped() || self.dropped
     }
 
-    /// Whether nothing may be written for this client now (paused or held for a replay).
+    /// Whether nothing may be written for this client now (paused).
     fn stopped(&self) -> bool {
-        self.paused || self.held_for_replay
+        self.paused
     }
 
     /// Whether Rust writes this client's bytes straight to its socket.
@@ -379,37 +376,6 @@ impl Delivery {
         self.push_segment(id, outbox, None, frame)
     }
 
-    /// Puts complete frames (the same for every receiver) before everything this client
-    /// has queued but not yet framed for its socket: a `Last-Event-ID` replay goes before
-    /// what the client was sent while held. Never judged by the limit (the client is held,
-    /// not refused); small frames are copied, large ones shared.
-    pub fn prepend(&mut self, outbox: &mut Outbox, frames: &[Arc<[u8]>]) {
-        if outbox.dropped || frames.is_empty() {
-            return;
-        }
-        let at = outbox.wire as usize;
-        let mut small: Vec<u8> = Vec::new();
-        let mut segs = Vec::new();
-        for frame in frames {
-            if frame.len() < SHARE_MIN {
-                small.extend_from_slice(frame);
-                continue;
-            }
-            if !small.is_empty() {
-                segs.push(Seg::Own(std::mem::take(&mut small)));
-            }
-            segs.push(Seg::Shared(Arc::clone(frame)));
-        }
-        if !small.is_empty() {
-            segs.push(Seg::Own(small));
-        }
-        for (i, seg) in segs.into_iter().enumerate() {
-            outbox.len += seg.bytes().len();
-            outbox.segs.insert(at + i, seg);
-        }
-        self.counters.frames += frames.len() as u64;
-    }
-
     /// Queues an optional `id:` line and then `body` by reference.
     fn push_segment(
         &mut self,
@@ -587,24 +553,7 @@ impl Delivery {
     pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         outbox.paused = false;
         outbox.held = 0;
-        if outbox.queued || outbox.dropped || outbox.held_for_replay || outbox.len == 0 {
-            return false;
-        }
-        outbox.queued = true;
-        self.dirty.push(id);
-        true
-    }
-
-    /// Holds a client's frames (whatever its socket does) until `release`: a client
-    /// reconnecting with `Last-Event-ID` gets its replay before anything new.
-    pub fn hold(outbox: &mut Outbox) {
-        outbox.held_for_replay = true;
-    }
-
-    /// Ends a `hold`; returns true when the client has bytes waiting and JS must run.
-    pub fn release(&mut self, id: u32, outbox: &mut Outbox) -> bool {
-        outbox.held_for_replay = false;
-        if outbox.queued || outbox.dropped || outbox.paused || outbox.len == 0 {
+        if outbox.queued || outbox.dropped || outbox.len == 0 {
             return false;
         }
         outbox.queued = true;
@@ -872,31 +821,6 @@ mod tests {
         push(&mut d, &mut reg, ids[1], b"y");
         reg.remove(ids[0]);
         assert_eq!(split(&d.flush(&mut reg)), owned(&[(1, b"y")]));
-    }
-
-    #[test]
-    fn a_replay_hold_outlasts_backpressure_and_the_replay_goes_first() {
-        let (mut reg, mut d, ids) = setup(1);
-        let c = ids[0];
-        Delivery::hold(ob(&mut reg, c));
-        Delivery::pause_holding(ob(&mut reg, c), 3);
-        push(&mut d, &mut reg, c, b"new");
-        // The socket drained: backpressure ends, the hold does not.
-        assert!(!d.resume(c, ob(&mut reg, c)));
-        assert!(d.flush(&mut reg).is_empty(), "still held for its replay");
-        let big: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
-        let frames: Vec<Arc<[u8]>> = vec![
-            Arc::from(&b"old1"[..]),
-            Arc::clone(&big),
-            Arc::from(&b"old2"[..]),
-        ];
-        d.prepend(ob(&mut reg, c), &frames);
-        assert!(
-            d.release(c, ob(&mut reg, c)),
-            "released with bytes: JS must run"
-        );
-        let want = [b"old1".to_vec(), big.to_vec(), b"old2new".to_vec()].concat();
-        assert_eq!(split(&d.flush(&mut reg)), vec![(c, want)]);
     }
 
     #[test]

@@ -281,6 +281,10 @@ mod tests {
         h.set_cap(0);
         assert!(h.is_empty());
         h.set_cap(5);
-        assert_eq!(h.gap(ids[3]), Some(None), "turned on again: empty, and knows nothing");
+        assert_eq!(
+            h.gap(ids[3]),
+            Some(None),
+            "turned on again: empty, and knows nothing"
+        );
     }
 }

@@ -22,7 +22,6 @@ use crate::direct::{self, Fd};
 use crate::frame;
 use crate::history::EventId;
 use crate::registry::Room;
-use crate::replay::Replays;
 use crate::state::{Shared, State};
 
 /// The JS-side room: a string or a number.
@@ -183,10 +182,13 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn remove(&self, id: u32) -> bool {
         let mut st = self.shared.state.lock();
-        let State { reg, out, .. } = &mut *st;
+        let State {
+            reg, out, replays, ..
+        } = &mut *st;
         match reg.remove(id) {
             Some(mut outbox) => {
                 out.removed(&mut outbox);
+                replays.removed(id);
                 true
             }
             None => false,
@@ -408,10 +410,9 @@ impl Hub {
             let State {
                 reg, out, replays, ..
             } = &mut *st;
-            reg.get_mut(id).is_some_and(|outbox| {
-                // A replay moves on once its socket took what it was given.
-                out.resume(id, outbox) | replays.make_ready(id, outbox)
-            })
+            // A replay moves on once its socket took what it was given.
+            reg.get_mut(id)
+                .is_some_and(|outbox| out.resume(id, outbox) | replays.make_ready(id))
         };
         self.woke(&env, wake);
     }
@@ -436,11 +437,9 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Stats {
         let mut st = self.shared.state.lock();
-        let (mut pending, mut replaying) = (0usize, 0u32);
-        st.reg.for_each(|_, outbox| {
-            pending += outbox.waiting();
-            replaying += u32::from(outbox.replay.is_some());
-        });
+        let mut pending = 0usize;
+        st.reg.for_each(|_, outbox| pending += outbox.waiting());
+        let replaying = st.replays.len() as u32;
         Stats {
             pending_bytes: pending as f64,
             clients: st.reg.len() as u32,
@@ -493,10 +492,11 @@ impl Hub {
         if !st.history.is_on() && !streams {
             return false;
         }
-        let Some(outbox) = st.reg.get_mut(id) else {
+        let State { reg, replays, .. } = &mut *st;
+        let Some(outbox) = reg.get_mut(id) else {
             return false;
         };
-        Replays::hold(outbox, after, &last, streams);
+        replays.hold(id, outbox, after, &last, streams);
         true
     }
 
@@ -507,13 +507,9 @@ impl Hub {
         let wake = {
             let mut st = self.shared.state.lock();
             let State {
-                reg,
-                history,
-                replays,
-                ..
+                history, replays, ..
             } = &mut *st;
-            reg.get_mut(id)
-                .is_some_and(|outbox| replays.start(id, outbox, history))
+            replays.start(id, history)
         };
         self.woke(&env, wake);
     }

@@ -9,7 +9,7 @@
 //! the cursor waits, so rooms joined meanwhile are replayed too. What else the client
 //! is sent (`send`, `setRetry`, heartbeats) goes out at once, as usual.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::delivery::{Delivery, Outbox};
@@ -66,6 +66,8 @@ pub struct Gap {
 /// Replays in progress, shared by every client (in `State`).
 #[derive(Default)]
 pub struct Replays {
+    /// Each replaying client's cursor (its outbox says `replaying`).
+    cursors: HashMap<u32, Cursor>,
     /// Clients whose cursor may move at the next flush.
     ready: Vec<u32>,
     /// Gaps not yet reported to JS.
@@ -77,39 +79,57 @@ pub struct Replays {
 impl Replays {
     /// Gives a freshly added client a cursor from `last`: it is held from live
     /// broadcasts until it has caught up. Stream mode reads Redis first.
-    pub fn hold(outbox: &mut Outbox, after: EventId, sent: &str, stream: bool) {
-        outbox.replay = Some(Box::new(Cursor {
-            after,
-            sent: sent.into(),
-            started: false,
-            ready: false,
-            source: if stream {
-                Source::Stream {
-                    page: VecDeque::new(),
-                    fetching: false,
-                    last: false,
-                    first: true,
-                }
-            } else {
-                Source::Local
+    pub fn hold(&mut self, id: u32, outbox: &mut Outbox, after: EventId, sent: &str, stream: bool) {
+        outbox.replaying = true;
+        self.cursors.insert(
+            id,
+            Cursor {
+                after,
+                sent: sent.into(),
+                started: false,
+                ready: false,
+                source: if stream {
+                    Source::Stream {
+                        page: VecDeque::new(),
+                        fetching: false,
+                        last: false,
+                        first: true,
+                    }
+                } else {
+                    Source::Local
+                },
             },
-        }));
+        );
+    }
+
+    /// A client left: its cursor goes too.
+    pub fn removed(&mut self, id: u32) {
+        self.cursors.remove(&id);
+    }
+
+    /// Clients whose replay is not done.
+    pub fn len(&self) -> usize {
+        self.cursors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cursors.is_empty()
     }
 
     /// The client's window ended: its cursor starts moving. A local replay the history
     /// cannot serve reports its gap now. True when JS must run.
-    pub fn start(&mut self, id: u32, outbox: &mut Outbox, history: &History) -> bool {
-        let Some(cursor) = outbox.replay.as_mut() else {
+    pub fn start(&mut self, id: u32, history: &History) -> bool {
+        let Some(mut cursor) = self.cursors.remove(&id) else {
             return false;
         };
-        if cursor.started {
-            return false;
+        if !cursor.started {
+            cursor.started = true;
+            if matches!(cursor.source, Source::Local) {
+                self.local_gap(id, &mut cursor, history);
+            }
         }
-        cursor.started = true;
-        if matches!(cursor.source, Source::Local) {
-            self.local_gap(id, cursor, history);
-        }
-        self.make_ready(id, outbox)
+        self.cursors.insert(id, cursor);
+        self.make_ready(id)
     }
 
     /// Reports the gap a replay from the local history has from the cursor's
@@ -128,8 +148,8 @@ impl Replays {
     }
 
     /// Puts a client with a started cursor on the ready list; true when it was not.
-    pub fn make_ready(&mut self, id: u32, outbox: &mut Outbox) -> bool {
-        match outbox.replay.as_mut() {
+    pub fn make_ready(&mut self, id: u32) -> bool {
+        match self.cursors.get_mut(&id) {
             Some(cursor) if cursor.started && !cursor.ready => {
                 cursor.ready = true;
                 self.ready.push(id);
@@ -150,13 +170,13 @@ impl Replays {
         let ready = std::mem::take(&mut self.ready);
         let mut moved = Vec::new();
         for id in ready {
-            let Some(outbox) = reg.get_mut(id) else {
-                continue;
-            };
-            let Some(cursor) = outbox.replay.as_mut() else {
+            let Some(cursor) = self.cursors.get_mut(&id) else {
                 continue;
             };
             cursor.ready = false;
+            let Some(outbox) = reg.get_mut(id) else {
+                continue;
+            };
             if outbox.is_stopped() {
                 // Its socket refused bytes: `resume` makes it ready again.
                 continue;
@@ -175,28 +195,22 @@ impl Replays {
             let Some(outbox) = reg.get_mut(id) else {
                 continue;
             };
-            let waiting = match outbox.replay.as_ref() {
+            let waiting = match self.cursors.get(&id) {
                 None => continue,
                 Some(cursor) => matches!(cursor.source, Source::Stream { fetching: true, .. }),
             };
             if !waiting && !outbox.is_stopped() {
-                again |= self.make_ready(id, outbox);
+                again |= self.make_ready(id);
             }
         }
         again
     }
 
     /// Queues one step of a client's replay; ends the cursor when it caught up.
-    fn step(
-        &mut self,
-        id: u32,
-        reg: &mut Registry<Outbox>,
-        out: &mut Delivery,
-        history: &History,
-    ) {
+    fn step(&mut self, id: u32, reg: &mut Registry<Outbox>, out: &mut Delivery, history: &History) {
         let mut frames: Vec<Arc<[u8]>> = Vec::new();
         let mut bytes = 0;
-        let Some(mut cursor) = reg.get_mut(id).and_then(|outbox| outbox.replay.take()) else {
+        let Some(mut cursor) = self.cursors.remove(&id) else {
             return;
         };
         let done = {
@@ -212,8 +226,10 @@ impl Replays {
         for frame in &frames {
             out.push_shared(id, outbox, frame);
         }
-        if !done {
-            outbox.replay = Some(cursor);
+        if done {
+            outbox.replaying = false;
+        } else {
+            self.cursors.insert(id, cursor);
         }
     }
 
@@ -293,12 +309,11 @@ impl Replays {
     pub fn page_arrived(
         &mut self,
         id: u32,
-        outbox: &mut Outbox,
         history: &History,
         entries: Option<Vec<PageEntry>>,
         gap: Option<Option<EventId>>,
     ) -> bool {
-        let Some(cursor) = outbox.replay.as_mut() else {
+        let Some(mut cursor) = self.cursors.remove(&id) else {
             return false;
         };
         if let Some(oldest) = gap {
@@ -324,10 +339,11 @@ impl Replays {
             }
             None => {
                 cursor.source = Source::Local;
-                self.local_gap(id, cursor, history);
+                self.local_gap(id, &mut cursor, history);
             }
         }
-        self.make_ready(id, outbox) || !self.gaps.is_empty()
+        self.cursors.insert(id, cursor);
+        self.make_ready(id) || !self.gaps.is_empty()
     }
 
     /// Gaps found since the last call.

@@ -68,7 +68,7 @@ impl State {
         } = self;
         let mut wake = false;
         let reached = reg.for_each_in(room, |client, outbox| {
-            if outbox.replay.is_none() {
+            if !outbox.replaying {
                 wake |= out.push_shared(client, outbox, &frame);
             }
         });
@@ -153,14 +153,9 @@ impl Shared {
         let wake = {
             let mut st = self.state.lock();
             let State {
-                reg,
-                history,
-                replays,
-                ..
+                history, replays, ..
             } = &mut *st;
-            reg.get_mut(client).is_some_and(|outbox| {
-                replays.page_arrived(client, outbox, history, entries, gap)
-            })
+            replays.page_arrived(client, history, entries, gap)
         };
         if wake {
             self.wake();
@@ -252,27 +247,50 @@ mod tests {
             st.broadcast(&all, &body);
         }
         let c = st.reg.add(Outbox::default()).expect("id");
-        let outbox = st.reg.get_mut(c).expect("client");
-        Replays::hold(outbox, first, &first.to_string(), false);
+        let State { reg, replays, .. } = &mut st;
+        replays.hold(
+            c,
+            reg.get_mut(c).expect("client"),
+            first,
+            &first.to_string(),
+            false,
+        );
         // Held: a live broadcast does not reach it (the cursor brings it).
         let live = st.broadcast(&all, b"live").id.expect("id");
         assert!(st.flush().0.is_empty(), "nothing before the window ends");
-        let State { reg, replays, history, .. } = &mut st;
-        assert!(replays.start(c, reg.get_mut(c).expect("client"), history));
+        let State {
+            replays, history, ..
+        } = &mut st;
+        assert!(replays.start(c, history));
         let (batch, again) = st.flush();
         assert!(again, "more to come");
         let step = batch.data.len() + batch.bodies.iter().map(|b| b.len()).sum::<usize>();
+        let first_step = String::from_utf8(batch.data.clone()).expect("utf-8");
         assert!(
             (crate::replay::STEP..crate::replay::STEP + 1100).contains(&step),
             "one step: {step}"
         );
         let rest = replayed(&mut st);
         let text = String::from_utf8(rest).expect("utf-8");
-        assert!(text.ends_with(&format!("id: {live}\nlive")), "the live one last");
-        assert_eq!(text.matches("id: ").count() + step / 1000, 200, "each once");
-        assert!(st.reg.get_mut(c).expect("client").replay.is_none(), "caught up: live");
+        assert!(
+            text.ends_with(&format!("id: {live}\nlive")),
+            "the live one last"
+        );
+        assert_eq!(
+            first_step.matches("id: ").count() + text.matches("id: ").count(),
+            200,
+            "each once: the 199 after the first, and the live one"
+        );
+        assert!(
+            !st.reg.get_mut(c).expect("client").replaying,
+            "caught up: live"
+        );
+        assert!(st.replays.is_empty());
         st.broadcast(&all, b"next");
-        assert_eq!(replayed(&mut st).len(), "id: 0-0\nnext".len() + live.to_string().len() - 3);
+        assert_eq!(
+            replayed(&mut st).len(),
+            "id: 0-0\nnext".len() + live.to_string().len() - 3
+        );
         assert!(st.replays.take_gaps().is_empty());
     }
 }
