@@ -69,12 +69,16 @@ declare namespace sse {
     error?: unknown
   }
 
-  /** The `'gap'` event: a reconnecting client asked for events older than the history keeps. */
+  /**
+   * The `'gap'` event: a replaying client missed broadcasts the history cannot serve (its id
+   * is older than the history, was forgotten, or is unknown, as after a restart; or trimming
+   * passed a replay that was not read).
+   */
   interface GapInfo {
-    /** The `Last-Event-ID` the client sent. */
+    /** The `Last-Event-ID` the client sent, or the last id it got when trimming passed its replay. */
     lastEventId: string
-    /** The oldest event id still in the history. */
-    oldestId: string
+    /** The oldest event id still in the history: what the replay goes on from; `null` when the history is empty. */
+    oldestId: string | null
   }
 
   interface RedisStatus {
@@ -110,6 +114,8 @@ declare namespace sse {
     length: number
     oldestId: string | null
     newestId: string | null
+    /** Clients whose `Last-Event-ID` replay has not caught up yet. */
+    replaying: number
   }
 
   interface RedisOptions {
@@ -131,6 +137,8 @@ declare namespace sse {
     /** Clients dropped for passing `maxPendingBytes`. */
     dropped: number
     maxPendingBytes: number
+    /** Bytes waiting for clients now: queued, and refused by their sockets (held by Node). */
+    pendingBytes: number
     /** The Redis link's counters, or `null` when `useRedis` is not in effect. */
     redis: RedisStats | null
     /** Which build of the core is running (as `sse.binding`). */
@@ -174,6 +182,13 @@ declare namespace sse {
      */
     get history(): number
     set history(events: number | `${number}`)
+    /**
+     * How long after `add` a reconnecting client's rooms are gathered before its replay
+     * starts, in ms (default 500; `0`: at the end of the turn it was added in). Rooms it
+     * joins within the window are replayed; broadcasts to it wait behind the replay.
+     */
+    get replayWindow(): number
+    set replayWindow(ms: number | `${number}`)
     /** Which build of the core `require` loaded (`'linux-x64-gnu'`, `'wasm32-wasi'`, …). */
     readonly binding: Binding
 

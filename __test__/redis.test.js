@@ -5,6 +5,7 @@
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
+const net = require('node:net')
 const sse = require('..')
 const { connect, sseServer } = require('./helpers')
 const { REDIS_SERVER, freePort, startRedis, startNode, uniquePrefix } = require('./fixtures/redis-helpers')
@@ -257,6 +258,27 @@ async function waitFor(check, what, ms = 10000) {
 
 const range = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
+/** Whether stream id `a` (`<ms>-<seq>`) comes before `b`. */
+function idBefore(a, b) {
+  const [am, as] = a.split('-').map(BigInt)
+  const [bm, bs] = b.split('-').map(BigInt)
+  return am < bm || (am === bm && as < bs)
+}
+
+/** The payload of an HTTP/1.1 chunked body (latin1 text). */
+function dechunk(raw) {
+  let out = ''
+  let at = 0
+  for (;;) {
+    const line = raw.indexOf('\r\n', at)
+    if (line === -1) return out
+    const size = parseInt(raw.slice(at, line), 16)
+    if (!(size > 0)) return out
+    out += raw.slice(line + 2, line + 2 + size)
+    at = line + 2 + size + 2
+  }
+}
+
 describe('history across processes: one Redis Stream', { skip }, () => {
   let redis
 
@@ -298,9 +320,10 @@ describe('history across processes: one Redis Stream', { skip }, () => {
     await B.broadcast([['r', 'p', 'live']])
     await moved.until('data: live\n\n')
     const got = streamFrames(moved.text)
-    assert.deepEqual(got.map((f) => f.data), ['b1', 'a3', 'b2', 'joined', 'live'])
-    assert.ok(got[0].id > last && got[1].id > got[0].id && got[2].id > got[1].id, 'stream ids, increasing')
-    assert.equal(got[0].id, seen[2].id, 'the same id in every process')
+    // The private send goes out at once; the replay follows, then what came live.
+    assert.deepEqual(got.map((f) => f.data), ['joined', 'b1', 'a3', 'b2', 'live'])
+    assert.ok(got[1].id > last && got[2].id > got[1].id && got[3].id > got[2].id, 'stream ids, increasing')
+    assert.equal(got[1].id, seen[2].id, 'the same id in every process')
     assert.deepEqual(B.gaps, [])
     assert.equal(await A.exit({ closeRedis: true }), 0)
     assert.equal(await B.exit({ closeRedis: false }), 0)
@@ -371,9 +394,9 @@ describe('history across processes: one Redis Stream', { skip }, () => {
     assert.ok(kept >= 5 && kept < 400, `MAXLEN ~ 5 trims whole nodes: ${kept} kept`)
     const moved = await connect(B.port, '/?room=all', { headers: { 'Last-Event-ID': first } })
     t.after(() => moved.close())
-    await moved.until('data: joined\n\n')
+    await moved.until('data: g399\n\n')
     assert.deepEqual(dataOf(moved), range('g', 400).slice(400 - kept), 'the tail the stream keeps, in order')
-    assert.ok(moved.text.endsWith('event: hello\ndata: joined\n\n'), 'then what was sent meanwhile')
+    assert.ok(moved.text.startsWith('event: hello\ndata: joined\n\n'), 'what was sent at add goes first')
     await waitFor(() => B.gaps.length > 0, 'the gap event')
     const oldest = (await redis.cli('XRANGE', `${prefix}:stream`, '-', '+', 'COUNT', '1')).split('\n')[0]
     assert.deepEqual(B.gaps, [{ lastEventId: first, oldestId: oldest }])
@@ -419,9 +442,72 @@ describe('history across processes: one Redis Stream', { skip }, () => {
     // A replay through the stream skips them too.
     const again = await connect(A.port, '/?room=all', { headers: { 'Last-Event-ID': '0-1' } })
     t.after(() => again.close())
-    await again.until('data: joined\n\n')
+    await again.until('data: still-fine\n\n')
     assert.deepEqual(dataOf(again), ['from-elsewhere', 'still-fine'])
     assert.equal(await A.exit({ closeRedis: true }), 0)
+  })
+
+  test('replays from the stream are fetched in pages as clients read: 10 stalled replays of 20 MB hold well under one stream, a reader gets it all in order', { timeout: 120000 }, async (t) => {
+    const prefix = uniquePrefix('stream-pages')
+    const [A] = startNodes(t, ['A'], { url: redis.url, prefix, history: 30000 })
+    await A.ready
+    await A.request('burst', { room: 'all', count: 20000, size: 1000 })
+    while (Number(await redis.cli('XLEN', `${prefix}:stream`)) < 20000) await new Promise((resolve) => setTimeout(resolve, 20))
+    // B starts after: its own history has none of it, the replays come from Redis.
+    const [B] = startNodes(t, ['B'], { url: redis.url, prefix, history: 30000 })
+    await B.ready
+    const before = await B.request('memory')
+    const sockets = []
+    for (let i = 0; i < 10; i++) {
+      const socket = net.connect(B.port, '127.0.0.1')
+      sockets.push(socket)
+      t.after(() => socket.destroy())
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write('GET /?room=all HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0-1\r\n\r\n')
+      await new Promise((resolve) => socket.once('data', resolve))
+      socket.pause()
+    }
+    let last = null
+    let same = 0
+    while (same < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const { bytesSent, history } = await B.request('stats')
+      same = bytesSent === last && bytesSent > 10 * 65536 && history.replaying !== 0 ? same + 1 : 0
+      last = bytesSent
+    }
+    const during = await B.request('memory')
+    const stats = await B.request('stats')
+    const grown = during.external - before.external
+    t.diagnostic(`10 stalled stream replays of 20000 x 1 KB: external +${(grown / 2 ** 20).toFixed(1)} MiB, pendingBytes ${stats.pendingBytes}, sent ${(stats.bytesSent / 2 ** 20).toFixed(1)} MiB`)
+    assert.ok(grown < 5 * 2 ** 20, `B's external memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB`)
+    assert.equal(stats.history.replaying, 10)
+    assert.ok(stats.bytesSent < 10 * 20000 * 1000, 'the replays wait for their readers')
+    for (const socket of sockets) socket.destroy()
+    // A reader gets every entry once, in stream order, then what comes live (a raw
+    // socket keeping chunks, decoded once at the end).
+    const reader = net.connect(B.port, '127.0.0.1')
+    t.after(() => reader.destroy())
+    const chunks = []
+    let tail = ''
+    reader.on('data', (data) => {
+      chunks.push(data)
+      tail = (tail + data.toString('latin1')).slice(-100)
+    })
+    await new Promise((resolve) => reader.once('connect', resolve))
+    reader.write('GET /?room=all HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0-1\r\n\r\n')
+    // Caught up (no replay left): then one live broadcast.
+    do await new Promise((resolve) => setTimeout(resolve, 50))
+    while ((await B.request('stats')).history.replaying > 0)
+    await B.broadcast([['all', 'b', 'live']])
+    while (!tail.includes('data: live\n\n')) await new Promise((resolve) => reader.once('data', resolve))
+    const raw = Buffer.concat(chunks).toString('latin1')
+    const got = streamFrames(dechunk(raw.slice(raw.indexOf('\r\n\r\n') + 4))).filter((f) => f.id !== null)
+    assert.equal(got.length, 20001)
+    assert.deepEqual(got.slice(0, -1).map((f) => Number(f.data.slice(0, 7))), Array.from({ length: 20000 }, (_, i) => i))
+    for (let i = 1; i < got.length; i++) {
+      if (!idBefore(got[i - 1].id, got[i].id)) assert.fail(`ids go back at ${i}: ${got[i - 1].id} then ${got[i].id}`)
+    }
+    assert.deepEqual(B.gaps, [])
   })
 })
 

@@ -197,7 +197,10 @@ impl Replays {
             };
             let waiting = match self.cursors.get(&id) {
                 None => continue,
-                Some(cursor) => matches!(cursor.source, Source::Stream { fetching: true, .. }),
+                Some(cursor) => matches!(
+                    &cursor.source,
+                    Source::Stream { fetching: true, page, .. } if page.is_empty()
+                ),
             };
             if !waiting && !outbox.is_stopped() {
                 again |= self.make_ready(id);
@@ -262,17 +265,24 @@ impl Replays {
                     *bytes += frame.len();
                     frames.push(frame);
                     if *bytes >= STEP {
-                        return false;
+                        break;
                     }
                 }
             }
-            if *fetching {
+            // Half a page left: the next one is fetched meanwhile (at most 1.5 pages held).
+            if !*fetching && !*last && page.len() < PAGE / 2 {
+                let from = page.back().map_or(cursor.after, |(id, _)| *id);
+                *fetching = true;
+                self.fetch.push((id, from, *first));
+                *first = false;
+            }
+            if *fetching || !page.is_empty() {
                 return false;
             }
             // The local history has everything after the stream's end at the last page,
             // unless it already forgot some of it: then ask Redis again.
             let local_has_it = history.forgotten().is_none_or(|f| f <= cursor.after);
-            if !*last || !local_has_it {
+            if !local_has_it {
                 *fetching = true;
                 self.fetch.push((id, cursor.after, *first));
                 *first = false;
@@ -324,6 +334,18 @@ impl Replays {
             });
         }
         match entries {
+            // Redis has nothing after the cursor: the local history goes on from it (and
+            // reports a gap if it forgot what came after).
+            Some(entries) if entries.is_empty() => {
+                if let Source::Stream { page, .. } = &mut cursor.source {
+                    if page.is_empty() {
+                        cursor.source = Source::Local;
+                    } else if let Source::Stream { fetching, last, .. } = &mut cursor.source {
+                        *fetching = false;
+                        *last = true;
+                    }
+                }
+            }
             Some(entries) => {
                 if let Source::Stream {
                     page,
