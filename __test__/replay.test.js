@@ -437,6 +437,42 @@ describe('replay window and order', () => {
       assert.equal(numbers.at(-1), 23999)
       assert.deepEqual(numbers.slice(stall), Array.from({ length: 23999 - 12000 }, (_, i) => 12001 + i))
     })
+
+    test(`${path}: a replaying client that does not read is judged by maxPendingBytes like any other`, { timeout: 60000 }, async (t) => {
+      sse.replayWindow = 0
+      sse.history = 100000
+      const max = sse.maxPendingBytes
+      t.after(() => {
+        sse.maxPendingBytes = max
+      })
+      sse.maxPendingBytes = 256 * 1024
+      const srv = await server(t, path)
+      const drops = []
+      const onDrop = (client, info) => drops.push({ id: client.id, ...info })
+      sse.on('drop', onDrop)
+      t.after(() => sse.off('drop', onDrop))
+      const data = 'w'.repeat(1000)
+      for (let i = 0; i < 20000; i++) sse.broadcast('*', 'e', data)
+      const socket = net.connect(srv.srv.port, '127.0.0.1')
+      t.after(() => socket.destroy())
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write(`GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${sse.stats().history.oldestId}\r\n\r\n`)
+      await new Promise((resolve) => socket.once('data', resolve))
+      socket.pause()
+      await steady(() => sse.stats().bytesSent)
+      const stalled = sse.stats()
+      assert.equal(stalled.history.replaying, 1)
+      assert.ok(stalled.pendingBytes <= 256 * 1024, `a stalled replay holds ${stalled.pendingBytes} bytes, under the cap`)
+      assert.deepEqual(drops, [], 'the replay alone never passes the cap')
+      // What it is sent while it does not read counts, on top of what its replay holds.
+      const client = srv.added[0]
+      for (let i = 0; i < 400 && drops.length === 0; i++) {
+        sse.send(client, 'p', data)
+        await new Promise(setImmediate)
+      }
+      assert.deepEqual(drops, [{ id: client.id, reason: 'slow', maxPendingBytes: 256 * 1024 }])
+      assert.equal(sse.stats().history.replaying, 0, 'its replay went with it')
+    })
   }
 })
 
