@@ -129,7 +129,7 @@ test('a build from another version (its Hub lacks a method this JS calls) is ref
   fs.mkdirSync(pkg)
   fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `simple-sse-rs-${platform}`, main: 'stale.js' }))
   // Everything but forgetFd, as a build from before the direct path borrowed descriptors.
-  const methods = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'pause', 'resume', 'holdForReplay', 'releaseHold', 'replay']
+  const methods = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'pause', 'resume', 'holdForReplay', 'startReplay', 'takeGaps']
   fs.writeFileSync(path.join(pkg, 'stale.js'), `class Hub {}\nfor (const m of ${JSON.stringify(methods)}) Hub.prototype[m] = function () {}\nmodule.exports = { Hub }\n`)
   const r = spawnSync(process.execPath, ['-e', "require('simple-sse-rs')"], { cwd: dir, encoding: 'utf8' })
   assert.notEqual(r.status, 0)
