@@ -378,3 +378,126 @@ impl Replays {
         std::mem::take(&mut self.fetch)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::NO_BODY;
+    use crate::history::frame_with_id;
+    use crate::state::State;
+
+    fn id(ms: u64, seq: u64) -> EventId {
+        EventId { ms, seq }
+    }
+
+    /// Every byte of a batch for one client (no shared bodies: frames are small here).
+    fn bytes(batch: &crate::delivery::Batch) -> String {
+        assert!(batch.index.chunks(4).all(|part| part[2] == NO_BODY));
+        String::from_utf8(batch.data.clone()).expect("utf-8")
+    }
+
+    fn page(from: u64, n: u64, room: &Room) -> Vec<PageEntry> {
+        (from..from + n)
+            .map(|ms| {
+                let body = format!("data: {}\n\n", "s".repeat(1000));
+                (
+                    id(ms, 0),
+                    Some((room.clone(), frame_with_id(id(ms, 0), body.as_bytes()))),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_replay_reads_pages_as_it_goes_then_the_local_history() {
+        let mut st = State::default();
+        st.history.set_cap(100);
+        let all = Room::string("*");
+        let c = st.reg.add(Outbox::default()).expect("id");
+        let State { reg, replays, .. } = &mut st;
+        replays.hold(c, reg.get_mut(c).expect("client"), id(0, 1), "0-1", true);
+        assert!(st.flush().0.is_empty(), "the window: nothing yet");
+        assert!(
+            st.replays.take_fetches().is_empty(),
+            "no page before the window ends"
+        );
+        let State {
+            replays, history, ..
+        } = &mut st;
+        assert!(replays.start(c, history));
+        let (batch, again) = st.flush();
+        assert!(batch.is_empty() && !again, "waiting for the first page");
+        assert_eq!(st.replays.take_fetches(), vec![(c, id(0, 1), true)]);
+        // A full page: one step of it goes, the next page is asked for half-way.
+        let State {
+            replays, history, ..
+        } = &mut st;
+        assert!(replays.page_arrived(c, history, Some(page(1, PAGE as u64, &all)), None));
+        let (batch, again) = st.flush();
+        let sent = bytes(&batch).matches("id: ").count();
+        assert!(sent > 0 && sent < PAGE, "one step: {sent}");
+        assert!(again, "the page goes on");
+        let fetches = st.replays.take_fetches();
+        assert_eq!(
+            fetches,
+            vec![(c, id(PAGE as u64, 0), false)],
+            "from the page's end"
+        );
+        // A live broadcast meanwhile waits in the local history; the last page is short.
+        let live = st.history.next_id();
+        let live = id(live.ms.max(10_000), 0);
+        st.broadcast_as(live, &all, b"data: live\n\n");
+        let State {
+            replays, history, ..
+        } = &mut st;
+        replays.page_arrived(c, history, Some(page(PAGE as u64 + 1, 3, &all)), None);
+        let mut text = bytes(&batch);
+        loop {
+            let (batch, again) = st.flush();
+            text.push_str(&bytes(&batch));
+            if !again {
+                break;
+            }
+        }
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("id: "))
+            .collect();
+        assert_eq!(ids.len(), PAGE + 3 + 1, "each once");
+        assert_eq!(
+            ids.last(),
+            Some(&live.to_string().as_str()),
+            "the live one last"
+        );
+        assert!(!st.reg.get_mut(c).expect("client").replaying, "caught up");
+        assert!(st.replays.take_fetches().is_empty());
+        assert!(st.replays.take_gaps().is_empty());
+    }
+
+    #[test]
+    fn redis_that_cannot_answer_leaves_the_local_history_to_serve_it_with_its_gap() {
+        let mut st = State::default();
+        st.history.set_cap(100);
+        let c = st.reg.add(Outbox::default()).expect("id");
+        let State { reg, replays, .. } = &mut st;
+        replays.hold(c, reg.get_mut(c).expect("client"), id(5, 0), "5-0", true);
+        let State {
+            replays, history, ..
+        } = &mut st;
+        replays.start(c, history);
+        st.flush();
+        assert_eq!(st.replays.take_fetches().len(), 1);
+        let State {
+            replays, history, ..
+        } = &mut st;
+        assert!(replays.page_arrived(c, history, None, None));
+        st.flush();
+        let gaps = st.replays.take_gaps();
+        assert_eq!(gaps.len(), 1, "5-0 is older than this history");
+        assert_eq!(
+            (gaps[0].client, gaps[0].last.as_str(), gaps[0].oldest),
+            (c, "5-0", None)
+        );
+        assert!(st.replays.is_empty(), "an empty history: caught up");
+    }
+}
