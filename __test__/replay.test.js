@@ -473,6 +473,42 @@ describe('replay window and order', () => {
       assert.deepEqual(drops, [{ id: client.id, reason: 'slow', maxPendingBytes: 256 * 1024 }])
       assert.equal(sse.stats().history.replaying, 0, 'its replay went with it')
     })
+
+    test(`${path}: an EventSource cut while a room ticks, whose handler awaits before join: its lastEventId only goes up, no tick missed or twice`, { timeout: 30000 }, async (t) => {
+      const { EventSource } = require('eventsource')
+      sse.history = 1000
+      sse.replayWindow = 500
+      let tick = 0
+      const ticker = setInterval(() => sse.broadcast('room', 'tick', String(++tick)), 5)
+      t.after(() => clearInterval(ticker))
+      const srv = await server(t, path, async (client) => {
+        sse.setRetry(client, 100)
+        // An authentication or a database lookup before the join.
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        sse.join(client, 'room')
+      })
+      const source = new EventSource(`http://127.0.0.1:${srv.srv.port}/`)
+      t.after(() => source.close())
+      const seen = []
+      let opened = 0
+      let done
+      const finished = new Promise((resolve) => {
+        done = resolve
+      })
+      source.addEventListener('open', () => opened++)
+      source.addEventListener('tick', (e) => {
+        seen.push({ n: Number(e.data), id: e.lastEventId, connection: opened })
+        if (opened === 1 && seen.length === 20) for (const c of sse.clients) c.res.destroy()
+        if (opened === 2 && seen.filter((s) => s.connection === 2).length >= 40) done()
+      })
+      await finished
+      const numbers = seen.map((s) => s.n)
+      assert.deepEqual(numbers, numbers.map((_, i) => numbers[0] + i), 'consecutive: nothing missed, nothing twice')
+      for (let i = 1; i < seen.length; i++) {
+        assert.ok(idLess(seen[i - 1].id, seen[i].id), `lastEventId went from ${seen[i - 1].id} to ${seen[i].id}`)
+      }
+      assert.deepEqual(srv.gaps, [])
+    })
   }
 })
 
