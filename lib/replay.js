@@ -43,6 +43,8 @@ function checkWindow(value) {
  */
 function createReplays({ hub, conns, emitGap }) {
   let windowMs = DEFAULT_WINDOW_MS
+  /** Set by the first replay: until then no wake-up asks Rust for gaps. */
+  let replayed = false
 
   /**
    * Right after `add`: a client that sent one of our event ids is held from live
@@ -53,6 +55,7 @@ function createReplays({ hub, conns, emitGap }) {
   function onAdd(conn, req) {
     const last = lastEventIdOf(req)
     if (last === null || !hub.holdForReplay(conn.client.id, last)) return
+    replayed = true
     if (windowMs === 0) {
       setImmediate(start, conn)
       return
@@ -69,6 +72,7 @@ function createReplays({ hub, conns, emitGap }) {
 
   /** Emits the 'gap's Rust found (after each wake-up, and when a replay starts). */
   function reportGaps() {
+    if (!replayed) return
     const gaps = hub.takeGaps()
     if (gaps === null) return
     for (const gap of gaps) {
