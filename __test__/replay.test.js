@@ -27,7 +27,6 @@ const PATHS = ['direct', 'framed']
  */
 function forcePath(path, res) {
   const handle = res.socket && res.socket._handle
-  // eslint-disable-next-line no-self-assign
   if (path === 'framed' && handle) handle.close = handle.close
 }
 
