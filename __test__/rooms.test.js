@@ -114,6 +114,30 @@ test('rooms that differ only in a lone surrogate are different rooms', async (t)
   assert.equal(sse.in(clients[2], 0), true)
 })
 
+test('long names (read into a stack buffer up to 128 bytes, else the heap) come back exactly', async (t) => {
+  const srv = await oddServer(t)
+  const [raw, client] = await srv.open('/')
+  const names = []
+  for (const length of [1, 42, 126, 127, 128, 129, 130, 1000, 100000]) {
+    const base = 'r'.repeat(length)
+    names.push(base, `${base}\ud83d`, `\ude00${base}`, `${base.slice(0, -1)}é`, `${base}\ufffd`)
+  }
+  names.push('\ud83d'.repeat(50), '\ud83d'.repeat(43), '\ud83d\ude00'.repeat(64), 'é'.repeat(64))
+  const distinct = [...new Set(names)]
+  for (const name of distinct) assert.equal(sse.join(client, name), true, `join ${name.length}`)
+  for (const name of distinct) assert.equal(sse.join(client, name), false, `join again ${name.length}`)
+  assert.equal(client.rooms.length, distinct.length)
+  client.rooms.forEach((room, i) => assert.equal(room, distinct[i], `room ${i}`))
+  for (const name of distinct) assert.equal(sse.in(client, name), true)
+  assert.equal(sse.in(client, '\ud83d'.repeat(49)), false)
+  assert.equal(sse.in(client, `${'r'.repeat(128)}\ud83e`), false)
+  sse.broadcast(`${'r'.repeat(129)}\ud83d`, 'long', 'yes')
+  sse.broadcast(`${'r'.repeat(129)}\ud83e`, 'long', 'no')
+  sse.send(client, 'end', 'x')
+  await raw.until('event: end\n')
+  assert.deepEqual(pairs(raw.text), [['long', 'yes'], ['end', 'x']])
+})
+
 test('a broadcast to a lone-surrogate room reaches 0.0.3\'s members exactly (same === rule)', async (t) => {
   // The original keeps rooms in an array and compares with ===: run the same joins on
   // both and compare who each broadcast reaches.
