@@ -310,23 +310,60 @@ impl ToNapiValue for &Room {
                 }
                 Err(_) => {
                     let units = wtf8_to_utf16(bytes).unwrap_or_default();
-                    // SAFETY: `units` holds `units.len()` UTF-16 code units.
-                    status(
-                        unsafe {
-                            sys::napi_create_string_utf16(
-                                env,
-                                units.as_ptr(),
-                                units.len() as isize,
-                                &mut out,
-                            )
-                        },
-                        "a room",
-                    )?;
+                    // SAFETY: as this function's; `units` are UTF-16 code units.
+                    out = unsafe { utf16_to_js(env, &units) }?;
                 }
             },
         }
         Ok(out)
     }
+}
+
+/// A string with lone surrogates, exactly: natively a string (`napi_create_string_utf16`).
+///
+/// # Safety
+/// `env` must be valid for this call.
+#[cfg(not(target_family = "wasm"))]
+unsafe fn utf16_to_js(env: sys::napi_env, units: &[u16]) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: `units` holds `units.len()` UTF-16 code units.
+    status(
+        unsafe {
+            sys::napi_create_string_utf16(env, units.as_ptr(), units.len() as isize, &mut out)
+        },
+        "a room",
+    )?;
+    Ok(out)
+}
+
+/// Under WASI, the array of the string's code units: emnapi's `napi_create_string_utf16`
+/// decodes more than 16 code units with `TextDecoder`, which turns lone surrogates into
+/// U+FFFD. `lib/binding.js` makes the string (`String.fromCharCode`) for the WASI build.
+///
+/// # Safety
+/// `env` must be valid for this call.
+#[cfg(target_family = "wasm")]
+unsafe fn utf16_to_js(env: sys::napi_env, units: &[u16]) -> Result<sys::napi_value> {
+    let mut array = ptr::null_mut();
+    // SAFETY: `env` is valid; the array gets `units.len()` elements below.
+    status(
+        unsafe { sys::napi_create_array_with_length(env, units.len(), &mut array) },
+        "a room",
+    )?;
+    for (i, unit) in units.iter().enumerate() {
+        let mut value = ptr::null_mut();
+        // SAFETY: `env` is valid and `array` an array this call created.
+        status(
+            unsafe { sys::napi_create_uint32(env, u32::from(*unit), &mut value) },
+            "a room",
+        )?;
+        // SAFETY: as above; `i` is below the array's length.
+        status(
+            unsafe { sys::napi_set_element(env, array, i as u32, value) },
+            "a room",
+        )?;
+    }
+    Ok(array)
 }
 
 #[cfg(test)]
