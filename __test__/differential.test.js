@@ -39,7 +39,7 @@ function seedsToRun() {
     const at = process.argv.indexOf(name)
     return at === -1 ? undefined : Number(process.argv[at + 1])
   }
-  const count = arg('--seeds') ?? 300
+  const count = arg('--seeds') ?? 600
   const from = arg('--from') ?? 1
   return Array.from({ length: count }, (_, i) => from + i)
 }
@@ -74,7 +74,7 @@ const EVENTS = [null, 'e', 'message', '', 'é', 'ev ent', 7, 0, '\ud83d', 'x\ude
 const DATA = [
   'x', '', 'a\nb', '\n', 'line\n\nblank', 'é\u{1F600}', '\ud83d', 'a\udc00b', 'data: fake', ':comment', 'id: 9',
   ' lead', 0, -0, 42, 1.5, NaN, Infinity, -1e21, null, { a: 1 }, [1, 'two', null], { s: '\ud83d', n: [] }, [], {},
-  'x'.repeat(5000),
+  'x'.repeat(5000), 'y'.repeat(70000),
 ]
 const RETRIES = [0, 1, 1000, 3000, '250', 2 ** 32 - 1]
 
