@@ -290,17 +290,30 @@ describe('lone-surrogate rooms across processes through Redis', { skip: skipRedi
     return { nodes, members }
   }
 
-  /** Each process broadcasts to every ODD room; every member gets exactly its room's two. */
-  async function assertApart(nodes, members, strip) {
-    for (const [n, node] of nodes.entries()) {
-      await node.broadcast(ODD.map((room, i) => [room, 'to', `${n}:${i}`]))
+  /**
+   * What a member of ODD[i] must get: from each process n, `to n:i` then `end n`. Only
+   * each process's own broadcasts keep their order (a process delivers its own at once,
+   * the other's after the trip through Redis).
+   */
+  function assertOwn(frames, i, what) {
+    assert.equal(frames.length, 4, `${what}: ${JSON.stringify(frames)}`)
+    for (const n of [0, 1]) {
+      const mine = frames.filter(([event, data]) => data.startsWith(`${n}:`) || (event === 'end' && data === String(n)))
+      assert.deepEqual(mine, [['to', `${n}:${i}`], ['end', String(n)]], what)
     }
-    await nodes[1].broadcast([['*', 'end', 'all']])
+  }
+
+  const bothEnded = (text) => text.includes('event: end\ndata: 0\n\n') && text.includes('event: end\ndata: 1\n\n')
+
+  /** Each process broadcasts to every ODD room, then `end`: every member gets its room's only. */
+  async function assertApart(nodes, members, strip) {
+    await Promise.all(nodes.map((node, n) => node.broadcast([...ODD.map((room, i) => [room, 'to', `${n}:${i}`]), ['*', 'end', String(n)]])))
     for (const [n, row] of members.entries()) {
       for (const [i, raw] of row.entries()) {
-        await raw.until('event: end\ndata: all\n\n', 10000)
-        const got = pairs(strip(raw.text))
-        assert.deepEqual(got, [['hello', 'joined'], ['to', `0:${i}`], ['to', `1:${i}`], ['end', 'all']], `process ${n}, ODD[${i}]`)
+        await raw.until(bothEnded, 10000)
+        const [hello, ...frames] = pairs(strip(raw.text))
+        assert.deepEqual(hello, ['hello', 'joined'])
+        assertOwn(frames, i, `process ${n}, ODD[${i}]`)
       }
     }
   }
@@ -326,9 +339,8 @@ describe('lone-surrogate rooms across processes through Redis', { skip: skipRedi
     for (const i of [0, 1, 3, 6]) {
       const raw = await connect(nodes[1].port, `/?jroom=${encodeURIComponent(JSON.stringify(ODD[i]))}`, { headers: { 'Last-Event-ID': last } })
       t.after(() => raw.close())
-      await raw.until((text) => text.includes('event: end\ndata: all\n\n') && text.includes('event: hello\n'), 10000)
-      const got = pairs(strip(raw.text)).filter((p) => p[0] !== 'hello')
-      assert.deepEqual(got, [['to', `0:${i}`], ['to', `1:${i}`], ['end', 'all']], `replay for ODD[${i}]`)
+      await raw.until((text) => bothEnded(text) && text.includes('event: hello\n'), 10000)
+      assertOwn(pairs(strip(raw.text)).filter((p) => p[0] !== 'hello'), i, `replay for ODD[${i}]`)
     }
   })
 })
