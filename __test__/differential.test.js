@@ -177,7 +177,7 @@ async function servers(t) {
   })
   const ours = await listen((req, res) => {
     // An own `close` on the handle: the package leaves the socket to JS (the framed path).
-    if (req.url === '/framed') req.socket._handle.close = req.socket._handle.close // eslint-disable-line no-self-assign
+    if (req.url === '/framed') req.socket._handle.close = req.socket._handle.close
     added.ours.push(sse.add(req, res))
   })
   t.after(async () => {

@@ -60,7 +60,7 @@ async function oddServer(t) {
   const added = []
   const srv = await listen((req, res) => {
     const query = new URL(req.url, 'http://x').searchParams
-    if (query.has('framed')) req.socket._handle.close = req.socket._handle.close // eslint-disable-line no-self-assign
+    if (query.has('framed')) req.socket._handle.close = req.socket._handle.close
     const client = sse.add(req, res)
     added.push(client)
     const i = query.get('i')
