@@ -11,7 +11,7 @@ const { root, built, skipUnless, wasiEnv } = require('./fixtures/targets')
 const { assertTapPassed } = require('./fixtures/rel-helpers')
 
 const skip = skipUnless(built('wasm32-wasi'), 'the WASI build is missing: npm run build:targets wasm32-wasi')
-const SUITES = ['api.test.js', 'fuzz.test.js', 'misuse.test.js', 'rooms.test.js']
+const SUITES = ['api.test.js', 'fuzz.test.js', 'misuse.test.js', 'rooms.test.js', 'differential.test.js']
 
 test('the forced environment loads the WASI build', { skip }, () => {
   const out = execFileSync(process.execPath, ['-p', "require('.').binding"], { cwd: root, env: wasiEnv(), encoding: 'utf8' })
