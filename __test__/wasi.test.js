@@ -1,7 +1,7 @@
 'use strict'
 // The WASI build (wasm32-wasip1-threads, npm/wasm32-wasi/ from `npm run build:targets`)
-// is the same core: the API, fuzz and misuse suites run a second time against it, with
-// NAPI_RS_FORCE_WASI=1, in a child `node --test`.
+// is the same core: the API, fuzz, misuse, rooms and differential suites run a second
+// time against it, with NAPI_RS_FORCE_WASI=1, in a child `node --test`.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
