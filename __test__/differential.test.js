@@ -20,7 +20,8 @@
 //    events that are objects or contain \r or \n; data that is a boolean, bigint, function
 //    or symbol; retries that are not whole ms >= 0) and data containing \r (a line end);
 //  - send(client, undefined, data) (sends data; 0.0.3 sent nothing), setRetry(client,
-//    null|undefined) (ignored);
+//    null|undefined) (ignored), setRetry(client, '0010') (digits with leading zeros:
+//    `retry: 10`, where 0.0.3 wrote `retry: 0010`; an EventSource reads both as 10);
 //  - a client object used after it was removed (does nothing here; 0.0.3 still wrote to
 //    it and kept its rooms); by id it throws in both, and is compared;
 //  - what remove() returns (true/false here, undefined in 0.0.3; whether it throws is
@@ -104,7 +105,7 @@ function generate(rng, n) {
       case 0:
         return [rng.pick(DATA)] // send(c, data)
       case 1:
-        return [] // send(c): nothing, in both
+        return rng.chance(0.5) ? [] : [rng.pick(EVENTS), undefined] // send(c): nothing; send(c, e, undefined): e as data
       default:
         return [rng.pick(EVENTS), rng.pick(DATA)]
     }
@@ -263,6 +264,23 @@ test('random call sequences: the same returns, throws, rooms and bytes as simple
     }
   }
   assert.equal(failures.length, 0, `${failures.length} of ${seeds.length} seeds differ:\n\n${failures.join('\n\n')}`)
+})
+
+test("left out: setRetry(client, '0010') writes the number it means, 0.0.3 the string as given", () => {
+  const stub = () => ({ writes: [], writeHead() {}, write(s) { this.writes.push(s) } })
+  const req = { socket: { setTimeout() {} }, connection: { addListener() {} }, headers: {} }
+  const [a, b] = [stub(), stub()]
+  const theirs = original.add(req, a)
+  const ours = sse.add({ headers: {} }, b)
+  try {
+    original.setRetry(theirs, '0010')
+    sse.setRetry(ours, '0010')
+    assert.equal(a.writes.join(''), `id: ${theirs.id}\nretry: 0010\n\n`)
+    assert.equal(b.writes.join(''), `id: ${ours.id}\nretry: 10\n\n`)
+  } finally {
+    original.remove(theirs)
+    sse.remove(ours)
+  }
 })
 
 after(() => {
