@@ -71,11 +71,11 @@ const ROOMS = [
 /** Rooms leave() may take: 0.0.3 left every room for the falsy ones (documented). */
 const LEAVE_ROOMS = ROOMS.filter((r) => r || Number.isNaN(r))
 
-const EVENTS = [null, 'e', 'message', '', 'é', 'ev ent', 7, 0, '\ud83d', 'x\ude00', 'data', 'id']
+const EVENTS = [null, 'e', 'message', '', 'é', 'ev ent', 7, 0, -0, 1.5, NaN, -Infinity, '\ud83d', 'x\ude00', 'data', 'id', ' ', ':']
 const DATA = [
   'x', '', 'a\nb', '\n', 'line\n\nblank', 'é\u{1F600}', '\ud83d', 'a\udc00b', 'data: fake', ':comment', 'id: 9',
   ' lead', 0, -0, 42, 1.5, NaN, Infinity, -1e21, null, { a: 1 }, [1, 'two', null], { s: '\ud83d', n: [] }, [], {},
-  'x'.repeat(5000), 'y'.repeat(70000),
+  'x'.repeat(5000), 'y'.repeat(70000), '\0', new Date(0), new String('boxed'), [undefined, () => 1], { u: undefined },
 ]
 const RETRIES = [0, 1, 1000, 3000, '250', 2 ** 32 - 1]
 
