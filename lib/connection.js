@@ -9,8 +9,15 @@
 // the order with the app's own writes, handles backpressure, and isolates failures:
 // a response that throws is dropped alone, and 'drop' listeners run only once every
 // client of the batch is written and every dropped one is fully removed.
+//
+// Endings: however a response or its socket ends (our `res.end` wrapper, the prototype's
+// `end`, `res.socket.end()`, `destroy()`…), this file notices it synchronously, writes
+// what was queued ahead of the terminator or FIN where the socket can still take it,
+// and removes the client, so that nothing is ever written after the end. Timeouts: a
+// direct client's socket timeout asks Rust when it last wrote (Node does not see it).
 
-const { ServerResponse } = require('node:http')
+const { ServerResponse, OutgoingMessage } = require('node:http')
+const { Socket } = require('node:net')
 const { NO_BODY, DIRECT } = require('./binding')
 
 const EMPTY = Buffer.alloc(0)
@@ -59,6 +66,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       this.waiting = null
       /** Direct path: called when Node has written what it held (made on first use). */
       this.flushed = null
+      /** Inside the app's own write through our wrappers (see `aroundAppWrite`). */
+      this.appWriting = false
       viaJs++
     }
 
@@ -70,14 +79,24 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       const res = this.res
       res[kConn] = this
       // `on`, not `once` (which allocates a wrapper per client); removed in `detach`.
-      if (typeof res.on === 'function') res.on('close', onClose)
-      else if (req.connection && typeof req.connection.addListener === 'function') {
+      // 'prefinish' is emitted inside the response's end, however it was called (the
+      // prototype's, a framework's saved copy): the client goes before anything more.
+      if (typeof res.on === 'function') {
+        res.on('close', onClose)
+        res.on('prefinish', onClose)
+      } else if (req.connection && typeof req.connection.addListener === 'function') {
         const conn = this
         req.connection.addListener('close', () => removeConn(conn))
       }
       if (!wrap) return
       if (this.write !== null) res.write = wrappedWrite
       if (this.end !== null) res.end = wrappedEnd
+      // HTTP/2: the stream's end, which the prototype's `res.end` calls too.
+      const stream = res.stream
+      if (stream != null && typeof stream.end === 'function' && !Object.hasOwn(stream, 'end')) {
+        stream[kConn] = this
+        stream.end = endStream
+      }
     }
 
     /**
@@ -90,6 +109,12 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     route() {
       const res = this.res
       const socket = res.socket
+      // An HTTP/1.1 socket: its end or destroy, which no response event reports at once,
+      // writes what is queued (where it still can) and removes the client first.
+      if (socket != null && socket._httpMessage === res) {
+        if (!Object.hasOwn(socket, 'end')) socket.end = endSocket
+        if (!Object.hasOwn(socket, 'destroy')) socket.destroy = destroySocket
+      }
       if (
         this.write !== ServerResponse.prototype.write ||
         typeof res.flush === 'function' ||
@@ -102,6 +127,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       ) {
         return
       }
+      // Whatever writes to the response or ends it, what is queued goes first.
+      if (!Object.hasOwn(res, '_send') && typeof res._send === 'function') res._send = sendAfterQueued
       const handle = socket._handle
       const fd = handle != null ? handle.fd : undefined
       if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
@@ -111,6 +138,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
           this.path = PATH_DIRECT
           viaJs--
           if (held > 0) this.holdForNode()
+          // Node's socket timeout does not see Rust's writes: it asks Rust when it fires.
+          if (!Object.hasOwn(socket, '_onTimeout') && typeof socket._onTimeout === 'function') {
+            socket._onTimeout = onSocketTimeout
+          }
           return
         }
       }
@@ -121,7 +152,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     /** Forgets listeners (the client is already out of the registry). */
     detach() {
       const res = this.res
-      if (typeof res.removeListener === 'function') res.removeListener('close', onClose)
+      if (typeof res.removeListener === 'function') {
+        res.removeListener('close', onClose)
+        res.removeListener('prefinish', onClose)
+      }
       if (this.waiting !== null) {
         this.waiting.removeListener('drain', onDrain)
         this.waiting = null
@@ -225,18 +259,92 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   }
 
   function closeHandle() {
-    hub.forgetFd(this.fd)
+    closingFd(this.fd)
     return Object.getPrototypeOf(this).close.apply(this, arguments)
   }
 
   function resetHandle() {
-    hub.forgetFd(this.fd)
+    closingFd(this.fd)
     return Object.getPrototypeOf(this).reset.apply(this, arguments)
   }
 
-  /** 'close' of a response (`this`): removes its connection(s). */
+  /** Node is about to close a direct client's descriptor: Rust lets go, the client goes. */
+  function closingFd(fd) {
+    const id = hub.forgetFd(fd)
+    const conn = id == null ? undefined : conns.get(id)
+    if (conn !== undefined) removeConn(conn)
+  }
+
+  /** 'close' or 'prefinish' of a response (`this`): removes its connection(s). */
   function onClose() {
     for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
+  }
+
+  /** The live connection whose response a socket (`this`) is carrying, if any. */
+  function connOfSocket(socket) {
+    const res = socket._httpMessage
+    const conn = res != null ? res[kConn] : undefined
+    return conn !== undefined && conn.live() && conn.res.socket === socket ? conn : undefined
+  }
+
+  /**
+   * `res._send` of a direct or framed response: every byte Node writes for the response
+   * (the prototype's `write` and `end`, called by whatever code, including the end's
+   * terminator) goes through it, so what is queued is written first.
+   */
+  function sendAfterQueued() {
+    const conn = this[kConn]
+    if (conn === undefined) return OutgoingMessage.prototype._send.apply(this, arguments)
+    return aroundAppWrite(conn, OutgoingMessage.prototype._send, this, arguments)
+  }
+
+  /**
+   * `socket.end` of an HTTP/1.1 response's socket (`res.socket.end()`, which no
+   * response event reports): what is queued goes out before the FIN, then the client goes.
+   */
+  function endSocket() {
+    const conn = connOfSocket(this)
+    if (conn !== undefined) {
+      flushNow(conn)
+      removeConn(conn)
+    }
+    return Object.getPrototypeOf(this).end.apply(this, arguments)
+  }
+
+  /** `socket.destroy` of an HTTP/1.1 response's socket: the client goes at once. */
+  function destroySocket() {
+    const conn = connOfSocket(this)
+    if (conn !== undefined) removeConn(conn)
+    return Object.getPrototypeOf(this).destroy.apply(this, arguments)
+  }
+
+  /** HTTP/2: the stream's `end` (the response's end, however called): queued frames first. */
+  function endStream() {
+    const conn = this[kConn]
+    if (conn !== undefined && conn.live()) {
+      const pending = hub.take(conn.client.id)
+      if (pending !== null && this.writable) this.write(pending)
+      removeConn(conn)
+    }
+    return Object.getPrototypeOf(this).end.apply(this, arguments)
+  }
+
+  /**
+   * A direct client's socket timed out by Node's clock, which does not see Rust's
+   * writes: when Rust wrote within the timeout, the connection is not idle, and Node's
+   * timer starts again (so a timeout fires between one and two timeouts after the
+   * last event). Otherwise Node's own handler runs (it emits 'timeout').
+   */
+  function onSocketTimeout() {
+    const conn = connOfSocket(this)
+    if (conn !== undefined && conn.path === PATH_DIRECT && this.timeout > 0) {
+      const idle = hub.idleMs(conn.client.id)
+      if (idle != null && idle < this.timeout) {
+        this._unrefTimer()
+        return
+      }
+    }
+    return Socket.prototype._onTimeout.call(this)
   }
 
   /** 'drain' of a response (`this`) on the JS path. */
@@ -263,12 +371,23 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   function wrappedWrite() {
     const conn = this != null ? this[kConn] : undefined
     if (conn === undefined) return ServerResponse.prototype.write.apply(this, arguments)
-    // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
-    if (conn.path === PATH_DIRECT && conn.live()) hub.pause(conn.client.id, 0)
-    flushNow(conn)
-    const ok = conn.write.apply(this, arguments)
-    if (conn.path === PATH_DIRECT && conn.live()) conn.holdForNode()
-    return ok
+    return aroundAppWrite(conn, conn.write, this, arguments)
+  }
+
+  /** Calls `fn` (a write of the app's own) on `res` after what is queued for `conn`. */
+  function aroundAppWrite(conn, fn, res, args) {
+    if (conn.appWriting) return fn.apply(res, args)
+    conn.appWriting = true
+    try {
+      // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
+      if (conn.path === PATH_DIRECT && conn.live()) hub.pause(conn.client.id, 0)
+      flushNow(conn)
+      const ok = fn.apply(res, args)
+      if (conn.path === PATH_DIRECT && conn.live()) conn.holdForNode()
+      return ok
+    } finally {
+      conn.appWriting = false
+    }
   }
 
   /** The app's res.end: what is queued goes first, and the client is removed before the
@@ -398,25 +517,48 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (first === 1 && thrown.length > 0) throw thrown[0]
   }
 
-  /** Writes a client's queued frames now, before the app's own write or end. */
+  /**
+   * Writes a client's queued frames now, before the app's own write or end, where the
+   * response or socket can still take them (else they are discarded with the client).
+   */
   function flushNow(conn) {
     if (inflight !== null) writeInflight(true)
     const pending = hub.take(conn.client.id)
     if (pending === null) return
+    const res = conn.res
     if (conn.path === PATH_DIRECT) {
       // Ready-made chunks; Node now holds bytes for the socket, so Rust waits for it.
-      const socket = conn.res.socket
-      if (socket == null || socket.destroyed) return
+      const socket = res.socket
+      if (socket == null || !socket.writable) return
       socket.write(pending)
       if (conn.live()) conn.holdForNode()
     } else if (conn.path === PATH_FRAMED) {
       // Ready-made chunks, before whatever the app writes through res.write next.
-      const socket = conn.res.socket
-      if (socket != null && !socket.destroyed) socket.write(pending)
-    } else if (conn.write !== null) conn.write.call(conn.res, pending)
+      const socket = res.socket
+      if (socket != null && socket.writable) socket.write(pending)
+    } else if (conn.write !== null && res.writableEnded !== true && res.destroyed !== true) {
+      conn.write.call(res, pending)
+    }
   }
 
-  return { Connection, onWake, flushAll, flushNow, queued }
+  /**
+   * `sse.remove`: writes what was queued for the client (as 0.0.3 had written each frame
+   * at once), then forgets it. A response that throws is dropped as in a batch.
+   */
+  function release(conn) {
+    if (!conn.live()) return false
+    try {
+      flushNow(conn)
+      if (conn.path === PATH_RES && typeof conn.res.flush === 'function') conn.res.flush()
+    } catch (error) {
+      fail(conn, { reason: 'error', error })
+      if (depth === 0) settle()
+      return true
+    }
+    return removeConn(conn)
+  }
+
+  return { Connection, onWake, flushAll, flushNow, release, queued }
 }
 
 module.exports = { createWriter }
