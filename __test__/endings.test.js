@@ -230,6 +230,26 @@ for (const pathName of pathNames) {
   }
 }
 
+for (const pathName of pathNames) {
+  test(`${pathName}: the app's own res.write keeps its place between frames sent before and after it`, async (t) => {
+    let id = null
+    const srv = await server(sse, pathName, (client, req, res) => {
+      id = client.id
+      sse.send(client, 'before', 'x')
+      res.write(': own\n\n')
+      sse.send(client, 'after', 'x')
+      sse.flush()
+      setImmediate(() => res.end())
+    })
+    t.after(() => srv.close())
+    const c = await rawClient(srv)
+    t.after(() => c.close())
+    c.request('/sse')
+    await c.until(() => parse(c.raw)[0]?.complete, 'the end of the response')
+    assert.equal(parse(c.raw)[0].body, frame(id, 'before', 'x') + ': own\n\n' + frame(id, 'after', 'x'))
+  })
+}
+
 test('HTTP/2: the prototype end writes the queued frame first; the session serves the next stream', async (t) => {
   const srv = http2.createServer()
   let seen = null

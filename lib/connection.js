@@ -305,7 +305,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   function endSocket() {
     const conn = connOfSocket(this)
     if (conn !== undefined) {
+      const corked = conn.res.writableCorked
       flushNow(conn)
+      uncorkOwn(conn.res, corked)
       removeConn(conn)
     }
     return Object.getPrototypeOf(this).end.apply(this, arguments)
@@ -367,6 +369,16 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     else hub.resume(conn.client.id)
   }
 
+  /**
+   * Node corks a response for the rest of the tick on a write (Node >= 22 holds the bytes
+   * in the response itself): lets a write just made reach the socket now, ahead of what
+   * comes after it. Only the cork that write made (`corked`: before it); one the app
+   * made itself stays.
+   */
+  function uncorkOwn(res, corked) {
+    if (corked === 0 && res.writableCorked === 1 && typeof res.uncork === 'function') res.uncork()
+  }
+
   /** The app's res.write: what is queued goes first. */
   function wrappedWrite() {
     const conn = this != null ? this[kConn] : undefined
@@ -382,7 +394,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
       if (conn.path === PATH_DIRECT && conn.live()) hub.pause(conn.client.id, 0)
       flushNow(conn)
+      const corked = res.writableCorked
       const ok = fn.apply(res, args)
+      uncorkOwn(res, corked)
       if (conn.path === PATH_DIRECT && conn.live()) conn.holdForNode()
       return ok
     } finally {
