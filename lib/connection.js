@@ -294,7 +294,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
    */
   function sendAfterQueued() {
     const conn = this[kConn]
-    if (conn === undefined) return OutgoingMessage.prototype._send.apply(this, arguments)
+    if (conn === undefined || !conn.live()) return OutgoingMessage.prototype._send.apply(this, arguments)
     return aroundAppWrite(conn, OutgoingMessage.prototype._send, this, arguments)
   }
 
