@@ -127,8 +127,10 @@ test('stubs: frames sent before remove were written inside each call; a stub tha
 /**
  * Ways the app ends the response, each after `send(client, 'last', 'x')` in the same
  * tick and followed by a broadcast and a flush (which would write anything left):
- * `keepAlive` (the connection stays open for a second request) or not, and the body the
- * response carries ahead of its end on each path (`null`: the frame cannot be written).
+ * `keepAlive` (the response ends, its client is removed within the call, and the
+ * connection stays open for a second request) or not (the socket ends or is destroyed:
+ * nothing more is written, and the client goes on the response's 'close'), and the body
+ * the response carries ahead of its end on each path.
  */
 const ENDINGS = [
   {
@@ -191,8 +193,9 @@ for (const pathName of pathNames) {
       let seen = null
       const srv = await server(sse, pathName, (client, req, res) => {
         sse.send(client, 'last', 'x')
+        const closed = once(res, 'close')
         ending.end(res)
-        seen = { id: client.id, registered: sse.getClient(client.id) !== null }
+        seen = { id: client.id, registered: sse.getClient(client.id) !== null, closed }
         sse.broadcast('*', 'after', 'the end')
         sse.send(client, 'after', 'the end')
         sse.flush()
@@ -212,7 +215,8 @@ for (const pathName of pathNames) {
       } else {
         await c.until(() => c.ended, 'the connection to close')
       }
-      assert.equal(seen.registered, false, 'the client is removed within the end')
+      if (ending.keepAlive) assert.equal(seen.registered, false, 'the client is removed within the end')
+      else await seen.closed
       const responses = parse(c.raw)
       assert.equal(responses[0].status, 200)
       assert.equal(responses[0].body, ending.body(frame(seen.id, 'last', 'x'), pathName))

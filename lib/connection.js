@@ -13,8 +13,9 @@
 // Endings: however a response or its socket ends (our `res.end` wrapper, the prototype's
 // `end`, `res.socket.end()`, `destroy()`…), this file notices it synchronously, writes
 // what was queued ahead of the terminator or FIN where the socket can still take it,
-// and removes the client, so that nothing is ever written after the end. Timeouts: a
-// direct client's socket timeout asks Rust when it last wrote (Node does not see it).
+// and writes nothing after: a response that ends removes its client at once; a socket
+// that ends or is destroyed gets no more writes, and its client goes on 'close' as
+// before. Timeouts: a direct client's socket timeout asks Rust when it last wrote.
 
 const { ServerResponse, OutgoingMessage } = require('node:http')
 const { Socket } = require('node:net')
@@ -109,12 +110,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     route() {
       const res = this.res
       const socket = res.socket
-      // An HTTP/1.1 socket: its end or destroy, which no response event reports at once,
-      // writes what is queued (where it still can) and removes the client first.
-      if (socket != null && socket._httpMessage === res) {
-        if (!Object.hasOwn(socket, 'end')) socket.end = endSocket
-        if (!Object.hasOwn(socket, 'destroy')) socket.destroy = destroySocket
-      }
+      // An HTTP/1.1 socket: its end, which no response event reports, writes what is
+      // queued ahead of the FIN, and nothing after.
+      if (socket != null && socket._httpMessage === res && !Object.hasOwn(socket, 'end')) socket.end = endSocket
       if (
         this.write !== ServerResponse.prototype.write ||
         typeof res.flush === 'function' ||
@@ -217,7 +215,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         return
       }
       if (this.write === null) return
-      if (res.writableEnded || res.destroyed) {
+      if (res.writableEnded || res.destroyed || (res.socket != null && res.socket.writable === false)) {
         removeConn(this)
         return
       }
@@ -259,20 +257,13 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   }
 
   function closeHandle() {
-    closingFd(this.fd)
+    hub.forgetFd(this.fd)
     return Object.getPrototypeOf(this).close.apply(this, arguments)
   }
 
   function resetHandle() {
-    closingFd(this.fd)
+    hub.forgetFd(this.fd)
     return Object.getPrototypeOf(this).reset.apply(this, arguments)
-  }
-
-  /** Node is about to close a direct client's descriptor: Rust lets go, the client goes. */
-  function closingFd(fd) {
-    const id = hub.forgetFd(fd)
-    const conn = id == null ? undefined : conns.get(id)
-    if (conn !== undefined) removeConn(conn)
   }
 
   /** 'close' or 'prefinish' of a response (`this`): removes its connection(s). */
@@ -299,8 +290,11 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
   }
 
   /**
-   * `socket.end` of an HTTP/1.1 response's socket (`res.socket.end()`, which no
-   * response event reports): what is queued goes out before the FIN, then the client goes.
+   * `socket.end` of an HTTP/1.1 response's socket (`res.socket.end()`, or Node's own when
+   * the peer ends its side; no response event reports it): what is queued goes out
+   * before the FIN, and Rust lets go of the socket, so nothing follows. The client stays
+   * registered until its response's 'close' (as on any disconnect); what it is sent
+   * meanwhile is discarded, since the socket is no longer writable.
    */
   function endSocket() {
     const conn = connOfSocket(this)
@@ -308,16 +302,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       const corked = conn.res.writableCorked
       flushNow(conn)
       uncorkOwn(conn.res, corked)
-      removeConn(conn)
+      if (conn.path === PATH_DIRECT && this._handle != null) hub.forgetFd(this._handle.fd)
     }
     return Object.getPrototypeOf(this).end.apply(this, arguments)
-  }
-
-  /** `socket.destroy` of an HTTP/1.1 response's socket: the client goes at once. */
-  function destroySocket() {
-    const conn = connOfSocket(this)
-    if (conn !== undefined) removeConn(conn)
-    return Object.getPrototypeOf(this).destroy.apply(this, arguments)
   }
 
   /** HTTP/2: the stream's `end` (the response's end, however called): queued frames first. */

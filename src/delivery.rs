@@ -570,19 +570,22 @@ impl Delivery {
 
     /// Node is about to close descriptor `fd`: its direct client (if any) is never
     /// written by Rust again; what it still gets goes to JS framed, where the closed
-    /// socket removes it. Returns that client's id, if a client was writing to it.
-    pub fn forget_fd(&mut self, reg: &mut Registry<Outbox>, fd: i64) -> Option<u32> {
-        let owner = usize::try_from(fd)
+    /// socket removes it. True if a client was writing to it.
+    pub fn forget_fd(&mut self, reg: &mut Registry<Outbox>, fd: i64) -> bool {
+        let Some(owner) = usize::try_from(fd)
             .ok()
-            .and_then(|at| self.by_fd.get_mut(at))?;
+            .and_then(|at| self.by_fd.get_mut(at))
+        else {
+            return false;
+        };
         let id = std::mem::replace(owner, NO_CLIENT);
         match reg.get_mut(id) {
             Some(outbox) if outbox.fd.is_some() => {
                 outbox.fd = None;
                 outbox.framed = true;
-                Some(id)
+                true
             }
-            _ => None,
+            _ => false,
         }
     }
 
@@ -1111,13 +1114,11 @@ mod tests {
             let borrowed = Fd::borrow(fd).expect("a socket");
             assert!(!d.set_direct(again, ob(&mut reg, again), borrowed));
             // Node is about to close it: Rust lets go, and the client's bytes go to JS framed.
-            assert_eq!(d.forget_fd(&mut reg, fd), Some(id));
+            assert!(d.forget_fd(&mut reg, fd));
             assert!(!ob(&mut reg, id).is_direct());
             assert!(ob(&mut reg, other).is_direct(), "only that descriptor");
-            assert_eq!(d.forget_fd(&mut reg, fd), None, "once");
-            assert!(
-                d.forget_fd(&mut reg, -1).is_none() && d.forget_fd(&mut reg, 1 << 40).is_none()
-            );
+            assert!(!d.forget_fd(&mut reg, fd), "once");
+            assert!(!d.forget_fd(&mut reg, -1) && !d.forget_fd(&mut reg, 1 << 40));
             push(&mut d, &mut reg, id, b"data: x\n\n");
             assert_eq!(
                 split(&d.flush(&mut reg)),
@@ -1132,7 +1133,7 @@ mod tests {
             // Removing a client frees its descriptor's entry.
             let mut outbox = reg.remove(newcomer).expect("registered");
             d.removed(&mut outbox);
-            assert!(d.forget_fd(&mut reg, next.as_raw_fd() as i64).is_none());
+            assert!(!d.forget_fd(&mut reg, next.as_raw_fd() as i64));
         }
 
         #[test]

@@ -358,11 +358,12 @@ impl Hub {
         true
     }
 
-    /// Node is about to close descriptor `fd` (its handle's `close` or `reset`): Rust
-    /// never writes to it again. Returns the id of the direct client that was writing to
-    /// it, if any (JS removes it: its connection is going); its bytes now go to JS.
+    /// Node is about to close descriptor `fd` (its handle's `close` or `reset`), or the
+    /// app ended the socket: Rust never writes to it again. True if a direct client was
+    /// writing to it; that client stays registered (its 'close' removes it), its bytes
+    /// now go to JS, which writes nothing to a socket that is no longer writable.
     #[napi(catch_unwind)]
-    pub fn forget_fd(&self, fd: i64) -> Option<u32> {
+    pub fn forget_fd(&self, fd: i64) -> bool {
         let mut st = self.shared.state.lock();
         let State { reg, out, .. } = &mut *st;
         out.forget_fd(reg, fd)
