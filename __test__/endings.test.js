@@ -65,6 +65,25 @@ for (const pathName of pathNames) {
   })
 }
 
+test('sse.clients = [] removes the clients it leaves out the same way: what was queued is written first', async (t) => {
+  t.mock.method(process, 'emitWarning', () => {}) // the once-per-process note on assigning sse.clients
+  let added = null
+  const srv = await server(sse, pathNames[0], (client, req, res) => {
+    added = { client, res }
+    sse.send(client, 'kicked', 'bye')
+    sse.clients = []
+    assert.equal(sse.getClient(client.id), null)
+    sse.flush()
+    res.end()
+  })
+  t.after(() => srv.close())
+  const c = await rawClient(srv)
+  t.after(() => c.close())
+  c.request('/sse')
+  await c.until(() => parse(c.raw)[0]?.complete, 'the end of the response')
+  assert.equal(parse(c.raw)[0].body, frame(added.client.id, 'kicked', 'bye'))
+})
+
 test('HTTP/2: send, broadcast and setRetry, then remove, in one tick: every frame arrives', async (t) => {
   const srv = http2.createServer()
   let added = null
