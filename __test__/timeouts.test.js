@@ -58,8 +58,10 @@ for (const pathName of pathNames) {
       // Nothing more is written: the timeout fires (Node's default then closes the socket).
       await once(socket, 'timeout')
       const quiet = Date.now() - lastEventAt
+      t.diagnostic(`the timeout fired ${quiet} ms after the last event`)
       assert.ok(quiet >= TIMEOUT - 20, `fired ${quiet} ms after the last event, not before ${TIMEOUT} ms`)
-      assert.ok(quiet < 3 * TIMEOUT, `fired ${quiet} ms after the last event`)
+      // One timeout after the last event, as with res.write (slack for a loaded machine).
+      assert.ok(quiet < 1.5 * TIMEOUT, `fired ${quiet} ms after the last event`)
       await c.until(() => c.ended, 'the connection to close')
       assert.equal(timeouts, 1)
     })

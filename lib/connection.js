@@ -29,6 +29,12 @@ const PATH_FRAMED = 1
 const PATH_DIRECT = 2
 /** On a response: its Connection (shared listeners and wrappers find it there). */
 const kConn = Symbol('simple-sse-rs connection')
+/** On a direct socket whose timeout we armed again: when (Node's timer clock), and since
+ * when Node itself has seen nothing (see `onSocketTimeout`). */
+const kRearmed = Symbol('simple-sse-rs timer rearmed')
+const kQuietSince = Symbol('simple-sse-rs quiet since')
+/** Node's own symbol for a socket's timer, found on first use (null: not found). */
+let kNodeTimeout
 
 /**
  * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
@@ -320,20 +326,54 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /**
    * A direct client's socket timed out by Node's clock, which does not see Rust's
-   * writes: when Rust wrote within the timeout, the connection is not idle, and Node's
-   * timer starts again (so a timeout fires between one and two timeouts after the
-   * last event). Otherwise Node's own handler runs (it emits 'timeout').
+   * writes. When Rust wrote within the timeout, the connection is not idle: Node's timer
+   * is armed again for what is left of the timeout after Rust's last write (so it fires
+   * a timeout after the last event, as with `res.write`). Otherwise Node's own handler
+   * runs (it emits 'timeout').
    */
   function onSocketTimeout() {
     const conn = connOfSocket(this)
-    if (conn !== undefined && conn.path === PATH_DIRECT && this.timeout > 0) {
-      const idle = hub.idleMs(conn.client.id)
-      if (idle != null && idle < this.timeout) {
-        this._unrefTimer()
+    const timeout = this.timeout
+    if (conn !== undefined && conn.path === PATH_DIRECT && timeout > 0) {
+      const timer = nodeTimer(this)
+      // The time Node's own clock has been quiet (no read or write of its own): the
+      // period that just ended, plus those before it that only we started again.
+      let nodeIdle = timeout
+      if (timer !== null) {
+        const period = timer._idleTimeout
+        const quietSince = timer._idleStart === this[kRearmed] ? this[kQuietSince] : timer._idleStart
+        nodeIdle = timer._idleStart + period - quietSince
+        timer._idleTimeout = timeout
+        this[kQuietSince] = quietSince
+      }
+      const rustIdle = hub.idleMs(conn.client.id)
+      const idle = rustIdle == null ? nodeIdle : Math.min(rustIdle, nodeIdle)
+      if (idle < timeout) {
+        if (timer === null) {
+          this._unrefTimer() // fires again within two timeouts of the last event
+          return
+        }
+        timer._idleTimeout = timeout - idle
+        timer.refresh()
+        this[kRearmed] = timer._idleStart
         return
       }
     }
     return Socket.prototype._onTimeout.call(this)
+  }
+
+  /**
+   * Node's timer of a socket (the internal `timeout` symbol), when it has the fields
+   * `onSocketTimeout` uses; else null (it then restarts the whole timeout instead).
+   */
+  function nodeTimer(socket) {
+    if (kNodeTimeout === undefined) {
+      kNodeTimeout = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'timeout') ?? null
+    }
+    const timer = kNodeTimeout === null ? undefined : socket[kNodeTimeout]
+    if (timer == null || typeof timer.refresh !== 'function') return null
+    if (typeof timer._idleTimeout !== 'number' || typeof timer._idleStart !== 'number') return null
+    return timer
   }
 
   /** 'drain' of a response (`this`) on the JS path. */
