@@ -11,6 +11,7 @@ const native = require('./lib/binding')
 const { describe, show, warnOnce, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
+const { createFetch } = require('./lib/fetch')
 
 const sse = new EventEmitter()
 /** Live clients in add order (`sse.clients`). */
@@ -26,6 +27,12 @@ const writer = createWriter({
   onDrop(conn, info) {
     sse.emit('drop', conn.client, info)
   },
+})
+
+const fetchApi = createFetch({
+  hub,
+  removeConn,
+  isLive: (conn) => conns.get(conn.client.id) === conn,
 })
 
 let heartbeatMs = 20000
@@ -89,6 +96,8 @@ class Client {
 }
 
 function add(req, res) {
+  // A Fetch API Request (Hono, Next.js, Bun, Deno): the client's res is a Response.
+  if (res === undefined && fetchApi.isRequest(req)) return addFetch(req)
   if (req === null || typeof req !== 'object') {
     throw new TypeError(`req must be the HTTP request, got ${describe(req)}`)
   }
@@ -100,7 +109,7 @@ function add(req, res) {
   const conn = new writer.Connection(client, res)
   conns.set(id, conn)
   clientList.add(client)
-  holdForReplay(conn, req)
+  holdForReplay(conn, lastEventIdOf(req))
 
   turnTimeoutOff(req.socket)
 
@@ -121,6 +130,19 @@ function add(req, res) {
   // A plain HTTP/1.1 response on a plain TCP socket: Rust writes it from now on.
   conn.route()
 
+  startHeartbeat()
+  return client
+}
+
+/** `add(request)`: a client whose frames stream as the body of `client.res`, a Response. */
+function addFetch(request) {
+  const id = hub.add()
+  const client = new Client(id, null)
+  const conn = new fetchApi.Connection(client, request)
+  conns.set(id, conn)
+  clientList.add(client)
+  holdForReplay(conn, fetchApi.lastEventIdOf(request))
+  fetchApi.attach(conn)
   startHeartbeat()
   return client
 }
@@ -156,8 +178,7 @@ function lastEventIdOf(req) {
  * until the end of the turn it was added in — once the app has joined it to its
  * rooms — then gets the broadcasts it missed before anything new.
  */
-function holdForReplay(conn, req) {
-  const last = lastEventIdOf(req)
+function holdForReplay(conn, last) {
   if (last === null) return
   const upto = hub.holdForReplay(conn.client.id, last)
   if (upto !== null) setImmediate(replay, conn, last, upto)
@@ -310,6 +331,7 @@ function setRetry(client, retry) {
 }
 
 function sendHeartbeat() {
+  fetchApi.tick()
   hub.heartbeat()
   writer.queued()
   if (syncConns.size !== 0) eachSync(writeSync)

@@ -104,6 +104,11 @@ impl Outbox {
         self.paused || self.held_for_replay
     }
 
+    /// Whether the client is held until its `Last-Event-ID` replay is queued.
+    pub fn is_held_for_replay(&self) -> bool {
+        self.held_for_replay
+    }
+
     /// Whether Rust writes this client's bytes straight to its socket.
     pub fn is_direct(&self) -> bool {
         self.fd.is_some()
