@@ -12,6 +12,8 @@ export type {
   Room,
   Data,
   RequestLike,
+  FetchRequestLike,
+  FetchClient,
   ResponseLike,
   ClientConstructor,
   ClientRef,

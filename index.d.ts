@@ -48,6 +48,25 @@ declare namespace sse {
     readonly res: Res
   }
 
+  /** A Fetch API `Request` (Node's, Bun's, Deno's…), recognised by this shape: what `add(request)` takes. */
+  interface FetchRequestLike {
+    readonly url: string
+    readonly method: string
+    readonly headers: { get(name: string): string | null }
+    /** Its abort removes the client (the browser went away). */
+    readonly signal?: AbortSignal
+  }
+
+  /** A client added with a Fetch API request (`add(request)`): return `client.res` from the handler. */
+  interface FetchClient {
+    /** 0, 1, 2… in add order; never reused. */
+    readonly id: number
+    /** The rooms the client is in, in join order (a fresh array on each read). Assigning leaves all rooms and joins these. */
+    rooms: Room[]
+    /** Status 200 with the SSE headers; its body streams the client's events. */
+    readonly res: Response
+  }
+
   /** `sse.Client`: for `instanceof` checks only; clients are made by `add`. */
   interface ClientConstructor {
     readonly prototype: Client<ResponseLike>
@@ -55,7 +74,7 @@ declare namespace sse {
   }
 
   /** A client object or its numeric id. */
-  type ClientRef = Client<any> | number
+  type ClientRef = Client<any> | FetchClient | number
 
   interface DropInfo {
     /**
@@ -184,6 +203,12 @@ declare namespace sse {
      * headers, removes the client when the connection closes and starts the heartbeat.
      */
     add<Res extends ResponseLike>(req: RequestLike, res: Res): Client<Res>
+    /**
+     * Registers an SSE client of a Fetch API handler (Hono, Next.js route handlers, Bun.serve,
+     * Deno.serve): `client.res` is the Response to return. The client is removed when the
+     * request aborts, the body is cancelled, or the body is not read for 3 heartbeats.
+     */
+    add(request: FetchRequestLike): FetchClient
     /** Forgets a client (the connection stays open). Returns false when it was not registered; never throws for an unknown id. */
     remove(client: ClientRef): boolean
     /** Joins a room; `false` when already in it (always for `"*"`). Throws for an unknown id. */
