@@ -233,3 +233,27 @@ test('close() ends every body after what was queued; remove() ends the body too'
   assert.equal(await reader(a.res).end(), `id: ${a.id}\ndata: last words\n\n`)
   assert.equal(sse.stats().clients, 0)
 })
+
+test('bundled where it cannot find its addon, the loader error names bundling and the one line that fixes it', () => {
+  const { execFileSync } = require('node:child_process')
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  // A copy of the loader away from any build or node_modules, run as webpack would run it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-bundled-'))
+  try {
+    fs.mkdirSync(path.join(dir, 'lib'))
+    fs.copyFileSync(path.join(__dirname, '..', 'lib', 'binding.js'), path.join(dir, 'lib', 'binding.js'))
+    const script =
+      'globalThis.__non_webpack_require__ = require;' +
+      "try { require('./lib/binding.js') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"
+    const env = { ...process.env }
+    delete env.NAPI_RS_NATIVE_LIBRARY_PATH
+    delete env.NAPI_RS_FORCE_WASI
+    const got = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, env, encoding: 'utf8' }))
+    assert.equal(got.code, 'SIMPLE_SSE_RS_NO_ADDON')
+    assert.match(got.message, /runs from a bundle here .*\n.*serverExternalPackages: \['simple-sse-rs'\] in next\.config/)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
