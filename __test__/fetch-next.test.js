@@ -5,35 +5,9 @@
 // a broadcast from another route reaching the streams, and the webpack build (`--webpack`).
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const path = require('node:path')
 const { runScenarios, bodyReader } = require('./fixtures/fetch/scenarios')
 const { nextProject, nextBuild, nextStart, localBuild } = require('./fixtures/fetch/next-project')
-
-const FILES = {
-  'lib/app.js': fs.readFileSync(path.join(__dirname, 'fixtures', 'fetch', 'app.js'), 'utf8'),
-  // Every path: the scenario app.
-  'app/[...path]/route.ts': `import sse from 'simple-sse-rs'
-import makeHandler from '../../lib/app.js'
-
-const handle = makeHandler(sse)
-export const dynamic = 'force-dynamic'
-export function GET(request: Request) {
-  return handle(request)
-}
-export function POST(request: Request) {
-  return handle(request)
-}
-`,
-  // A route that merely imports the package, to broadcast.
-  'app/api/notify/route.ts': `import sse from 'simple-sse-rs'
-
-export async function POST(request: Request) {
-  sse.broadcast('*', 'news', await request.text())
-  return Response.json({ clients: sse.stats().clients })
-}
-`,
-}
+const { FILES } = require('./fixtures/fetch/next-files')
 
 const skip = localBuild() === null && !process.env.CI ? 'no local build of the addon: npm run build' : false
 let project = null
