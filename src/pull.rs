@@ -86,8 +86,14 @@ mod tests {
     #[test]
     fn frames_wait_unframed_until_pulled_then_the_next_one_wakes_js() {
         let (mut reg, mut out, id) = setup();
-        assert!(!push(&mut out, &mut reg, id, b"data: a\n\n"), "paused: no wake-up");
-        assert!(out.flush(&mut reg).is_empty(), "nothing handed over unpulled");
+        assert!(
+            !push(&mut out, &mut reg, id, b"data: a\n\n"),
+            "paused: no wake-up"
+        );
+        assert!(
+            out.flush(&mut reg).is_empty(),
+            "nothing handed over unpulled"
+        );
         let outbox = reg.get_mut(id).expect("client");
         assert_eq!(
             pull(&mut out, id, outbox),
@@ -95,7 +101,10 @@ mod tests {
         );
         let outbox = reg.get_mut(id).expect("client");
         assert_eq!(pull(&mut out, id, outbox), Pulled::Waiting { wake: false });
-        assert!(push(&mut out, &mut reg, id, b"data: b\n\n"), "wanted: wakes JS");
+        assert!(
+            push(&mut out, &mut reg, id, b"data: b\n\n"),
+            "wanted: wakes JS"
+        );
         let batch = out.flush(&mut reg);
         assert_eq!(batch.data, b"data: b\n\n", "no chunk framing");
         assert_eq!(out.counters.bytes, 18);
@@ -106,7 +115,10 @@ mod tests {
         let (mut reg, mut out, id) = setup();
         out.set_max_pending(10);
         assert!(!push(&mut out, &mut reg, id, b"12345678"));
-        assert!(push(&mut out, &mut reg, id, b"123"), "11 bytes wait: dropped");
+        assert!(
+            push(&mut out, &mut reg, id, b"123"),
+            "11 bytes wait: dropped"
+        );
         assert_eq!(out.flush(&mut reg).dropped, vec![id]);
     }
 
