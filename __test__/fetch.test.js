@@ -64,7 +64,6 @@ test('add(request) returns the client; its res is a 200 Response with the SSE he
   assert.equal(client.res.status, 200)
   assert.deepEqual(Object.fromEntries(client.res.headers), {
     'cache-control': 'no-cache',
-    connection: 'keep-alive',
     'content-type': 'text/event-stream',
     'x-accel-buffering': 'no',
   })
@@ -255,5 +254,41 @@ test('bundled where it cannot find its addon, the loader error names bundling an
     assert.match(got.message, /runs from a bundle here .*\n.*serverExternalPackages: \['simple-sse-rs'\] in next\.config/)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('over HTTP/2 (Hono on node:http2) the response streams, with no header HTTP/2 forbids', async () => {
+  const http2 = require('node:http2')
+  const { once } = require('node:events')
+  const { Hono } = require('hono')
+  const { serve } = require('@hono/node-server')
+  const warnings = []
+  const onWarning = (w) => warnings.push(`${w.name}: ${w.message}`)
+  process.on('warning', onWarning)
+  const app = new Hono()
+  let id = null
+  app.get('/events', (c) => {
+    const client = sse.add(c.req.raw)
+    id = client.id
+    sse.send(client, 'over h2')
+    return client.res
+  })
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer })
+  await once(server, 'listening')
+  const session = http2.connect(`http://127.0.0.1:${server.address().port}`)
+  try {
+    const req = session.request({ ':path': '/events' })
+    const [headers] = await once(req, 'response')
+    assert.equal(headers[':status'], 200)
+    assert.equal(headers['content-type'], 'text/event-stream')
+    const [data] = await once(req, 'data')
+    assert.equal(String(data), `id: ${id}\ndata: over h2\n\n`)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(warnings, [])
+  } finally {
+    process.off('warning', onWarning)
+    session.destroy()
+    sse.close()
+    await new Promise((resolve) => server.close(resolve))
   }
 })

@@ -10,11 +10,14 @@ const STALE_HEARTBEATS = 3
 /** `conn.path` of a Fetch client (the Node paths are 0, 1 and 2: lib/connection.js). */
 const PATH_FETCH = 'fetch'
 
-/** The response headers: the Node path's, plus no buffering by nginx. */
+/**
+ * The response headers: the Node path's, plus no buffering by nginx. Not `Connection`: the
+ * server may speak HTTP/2 (which forbids it: Node warns) and a Request does not say which;
+ * HTTP/1.1 keeps the connection open without it.
+ */
 const HEADERS = [
   ['Content-Type', 'text/event-stream'],
   ['Cache-Control', 'no-cache'],
-  ['Connection', 'keep-alive'],
   ['X-Accel-Buffering', 'no'],
 ]
 
