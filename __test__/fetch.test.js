@@ -292,3 +292,28 @@ test('over HTTP/2 (Hono on node:http2) the response streams, with no header HTTP
     await new Promise((resolve) => server.close(resolve))
   }
 })
+
+const { REDIS_SERVER, startRedis, startNode, uniquePrefix } = require('./fixtures/redis-helpers')
+
+test('Redis: a broadcast of another process reaches a Fetch client', {
+  skip: REDIS_SERVER === null && !process.env.CI ? 'needs redis-server (apt-get install redis-server)' : false,
+  timeout: 30000,
+}, async () => {
+  const redis = await startRedis()
+  const prefix = uniquePrefix('fetch')
+  const other = startNode({ url: redis.url, prefix })
+  try {
+    await sse.useRedis({ url: redis.url, prefix })
+    await other.ready
+    const client = sse.add(request())
+    sse.join(client, 'shared')
+    const body = reader(client.res)
+    await other.broadcast([['shared', 'from', 'the other process']])
+    assert.equal(await body.until('\n\n'), `id: ${client.id}\nevent: from\ndata: the other process\n\n`)
+    assert.equal(sse.stats().redis.received, 1)
+  } finally {
+    await sse.closeRedis()
+    await other.kill()
+    await redis.kill()
+  }
+})
