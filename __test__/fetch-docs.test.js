@@ -113,7 +113,7 @@ samples.forEach((sample, i) => {
     test(name, { skip: bun.skip, timeout: 60000 }, () => runSample(bun.exe, [], `sample${i}.${sample.lang}`, sample.code))
   } else if (where === 'deno') {
     // The permissions docs/fetch.md gives.
-    const flags = ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-ffi', '--allow-sys']
+    const flags = ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-ffi']
     test(name, { skip: deno.skip, timeout: 60000 }, () => runSample(deno.exe, flags, `sample${i}.${sample.lang}`, sample.code))
   }
 })
