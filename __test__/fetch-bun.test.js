@@ -8,6 +8,7 @@ const { runtime } = require('./fixtures/fetch/runtime')
 const bun = runtime('bun')
 describe('Bun.serve', { skip: bun.skip }, () => {
   runScenarios({
+    quiet: true,
     name: 'Bun.serve',
     start: () => spawnAdapter(bun.exe, [path.join(__dirname, 'fixtures', 'fetch', 'bun.js')]),
   })

@@ -7,6 +7,10 @@
 /** A client whose stream was not pulled across this many heartbeats is removed. */
 const STALE_HEARTBEATS = 3
 
+/** Deno, where the request's signal is left alone (see `attach`). */
+const SKIP_SIGNAL =
+  typeof globalThis.Deno === 'object' && globalThis.Deno !== null && typeof globalThis.Deno.serve === 'function'
+
 /** `conn.path` of a Fetch client (the Node paths are 0, 1 and 2: lib/connection.js). */
 const PATH_FETCH = 'fetch'
 
@@ -87,6 +91,8 @@ function createFetch({ hub, removeConn, isLive }) {
       this.pullsSeen = 0
       this.missed = 0
       this.closed = false
+      /** The request's signal while we listen to it. */
+      this.signal = null
       this.onAbort = () => this.gone()
       const conn = this
       // highWaterMark 0: the stream pulls only when the runtime reads, so frames wait in
@@ -113,12 +119,20 @@ function createFetch({ hub, removeConn, isLive }) {
       hub.setPulled(client.id)
     }
 
-    /** Once registered: removal when the request aborts (the browser went away). */
+    /**
+     * Once registered: removal when the request aborts (the browser went away). Not on Deno,
+     * where reading `request.signal` prints a deprecation warning (its legacy abort on
+     * completed responses) and the body's cancel tells the same.
+     */
     attach() {
+      if (SKIP_SIGNAL) return
       const signal = this.request.signal
       if (signal == null || typeof signal.addEventListener !== 'function') return
       if (signal.aborted) this.gone()
-      else signal.addEventListener('abort', this.onAbort)
+      else {
+        this.signal = signal
+        signal.addEventListener('abort', this.onAbort)
+      }
     }
 
     live() {
@@ -154,9 +168,9 @@ function createFetch({ hub, removeConn, isLive }) {
     /** Out of the registry: forget the signal, end the body (nothing more will come). */
     detach() {
       live.delete(this)
-      const signal = this.request.signal
-      if (signal != null && typeof signal.removeEventListener === 'function') {
-        signal.removeEventListener('abort', this.onAbort)
+      if (this.signal !== null) {
+        this.signal.removeEventListener('abort', this.onAbort)
+        this.signal = null
       }
       if (this.closed) return
       this.closed = true
