@@ -116,7 +116,7 @@ function createFetch({ hub, removeConn, isLive }) {
       for (const [name, value] of HEADERS) headers.set(name, value)
       client.res = new Response(body, { status: 200, headers })
       this.res = client.res
-      hub.setPulled(client.id)
+      hub.waitForPull(client.id)
     }
 
     /**
@@ -147,10 +147,10 @@ function createFetch({ hub, removeConn, isLive }) {
       else this.wanting = true
     }
 
-    /** A client's part of a batch (its stream wanted it): handed over, then paused again. */
+    /** A client's part of a batch (its stream wanted it): handed over; the next frames wait. */
     put(pieces) {
       this.wanting = false
-      if (this.live()) hub.pause(this.client.id, 0)
+      if (this.live()) hub.waitForPull(this.client.id)
       this.enqueue(joined(pieces))
     }
 

@@ -1,11 +1,12 @@
 //! Pulled clients (Fetch API responses, `lib/fetch.js`): their frames wait in the
 //! outbox, unframed, until the response body's stream pulls them.
 //!
-//! A pulled client is paused whenever its stream has not asked for more, so what waits
-//! counts against `maxPendingBytes` exactly as what a socket refused (and passing it
-//! drops the client with `'drop'`). `pull` takes what waits, or, when nothing does,
-//! lets the next frame wake JS, which hands it to the stream from the batch and pauses
-//! the client again (`pause`). No HTTP chunk framing: the runtime frames the body.
+//! A pulled client waits for a pull (`wait_for_pull`) whenever its stream has not asked
+//! for more: it is paused, so what waits counts against `maxPendingBytes` exactly as what
+//! a socket refused (and passing it drops the client with `'drop'`). `pull` takes what
+//! waits, or, when nothing does, lets the next frame wake JS, which hands it to the
+//! stream from the batch and makes the client wait for a pull again. No HTTP chunk
+//! framing: the runtime frames the body.
 
 use napi::bindgen_prelude::Buffer;
 use napi::Env;
@@ -25,6 +26,11 @@ pub enum Pulled {
     Waiting { wake: bool },
 }
 
+/// The client's stream has what it asked for: its next frames wait (judged by the limit).
+pub fn wait_for_pull(outbox: &mut Outbox) {
+    Delivery::pause_holding(outbox, 0);
+}
+
 /// Takes a pulled client's waiting bytes, or un-pauses it when there are none (or when
 /// it is held for its `Last-Event-ID` replay, which must go first).
 pub fn pull(out: &mut Delivery, id: u32, outbox: &mut Outbox) -> Pulled {
@@ -38,11 +44,12 @@ pub fn pull(out: &mut Delivery, id: u32, outbox: &mut Outbox) -> Pulled {
 
 #[napi]
 impl Hub {
-    /// Makes a client pulled: its frames wait until `pull` (see `pull.rs`).
+    /// A pulled client's frames wait until its stream's next `pull` (see `pull.rs`): on
+    /// `add(request)`, and each time JS hands its stream the frames of a batch.
     #[napi(catch_unwind)]
-    pub fn set_pulled(&self, id: u32) {
+    pub fn wait_for_pull(&self, id: u32) {
         if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            Delivery::pause_holding(outbox, 0);
+            wait_for_pull(outbox);
         }
     }
 
@@ -74,7 +81,7 @@ mod tests {
         let mut reg = Registry::default();
         let id = reg.add(Outbox::default()).expect("id");
         let out = Delivery::default();
-        Delivery::pause_holding(reg.get_mut(id).expect("client"), 0);
+        wait_for_pull(reg.get_mut(id).expect("client"));
         (reg, out, id)
     }
 
