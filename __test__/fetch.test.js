@@ -317,3 +317,35 @@ test('Redis: a broadcast of another process reaches a Fetch client', {
     await redis.kill()
   }
 })
+
+test('removed Fetch clients leave nothing behind: request, response and client are collected, no timer runs', async () => {
+  const v8 = require('node:v8')
+  const vm = require('node:vm')
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  sse.heartbeat = 20000
+  const refs = []
+  await (async () => {
+    for (let i = 0; i < 50; i++) {
+      const ac = new AbortController()
+      const req = request('/events', { signal: ac.signal })
+      const client = sse.add(req)
+      sse.join(client, `room${i}`)
+      const body = reader(client.res)
+      sse.send(client, 'x')
+      await body.until('data: x\n\n')
+      refs.push(new WeakRef(req), new WeakRef(client), new WeakRef(client.res))
+      if (i % 2 === 0) ac.abort()
+      else await body.cancel()
+    }
+  })()
+  assert.equal(sse.stats().clients, 0)
+  assert.deepEqual(sse.stats().rooms, [])
+  // The heartbeat timer stopped with the last client (an active handle would keep the process up).
+  assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, 0)
+  for (let i = 0; i < 10 && refs.some((r) => r.deref() !== undefined); i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0, 'every request, client and response collected')
+})
