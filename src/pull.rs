@@ -27,7 +27,7 @@ pub enum Pulled {
 }
 
 /// The client's stream has what it asked for: its next frames wait (judged by the limit).
-pub fn wait_for_pull(outbox: &mut Outbox) {
+pub fn wait_for_pull(_out: &mut Delivery, _id: u32, outbox: &mut Outbox) {
     Delivery::pause_holding(outbox, 0);
 }
 
@@ -48,8 +48,10 @@ impl Hub {
     /// `add(request)`, and each time JS hands its stream the frames of a batch.
     #[napi(catch_unwind)]
     pub fn wait_for_pull(&self, id: u32) {
-        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            wait_for_pull(outbox);
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        if let Some(outbox) = reg.get_mut(id) {
+            wait_for_pull(out, id, outbox);
         }
     }
 
@@ -80,8 +82,8 @@ mod tests {
     fn setup() -> (Registry<Outbox>, Delivery, u32) {
         let mut reg = Registry::default();
         let id = reg.add(Outbox::default()).expect("id");
-        let out = Delivery::default();
-        wait_for_pull(reg.get_mut(id).expect("client"));
+        let mut out = Delivery::default();
+        wait_for_pull(&mut out, id, reg.get_mut(id).expect("client"));
         (reg, out, id)
     }
 
