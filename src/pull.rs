@@ -35,7 +35,10 @@ pub fn wait_for_pull(_out: &mut Delivery, _id: u32, outbox: &mut Outbox) {
 /// it is held for its `Last-Event-ID` replay, which must go first).
 pub fn pull(out: &mut Delivery, id: u32, outbox: &mut Outbox) -> Pulled {
     if outbox.pending() > 0 && !outbox.is_held_for_replay() {
-        return Pulled::Bytes(out.take(outbox));
+        let bytes = out.take(outbox);
+        // The stream took everything: what comes next waits for the next pull.
+        wait_for_pull(out, id, outbox);
+        return Pulled::Bytes(bytes);
     }
     Pulled::Waiting {
         wake: out.resume(id, outbox),
