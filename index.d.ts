@@ -209,7 +209,7 @@ declare namespace sse {
      * request aborts, the body is cancelled, or the body is not read for 3 heartbeats.
      */
     add(request: FetchRequestLike): FetchClient
-    /** Forgets a client (the connection stays open). Returns false when it was not registered; never throws for an unknown id. */
+    /** Writes what was queued for the client, then forgets it (the connection stays open). Returns false when it was not registered; never throws for an unknown id. */
     remove(client: ClientRef): boolean
     /** Joins a room; `false` when already in it (always for `"*"`). Throws for an unknown id. */
     join(client: ClientRef, room: Room): boolean
