@@ -21,6 +21,9 @@ const PATH_FRAMED = 1
 const PATH_DIRECT = 2
 /** On a response: its Connection (shared listeners and wrappers find it there). */
 const kConn = Symbol('simple-sse-rs connection')
+/** Test-only switch, read once at load: frame plain-TCP responses as on TLS, Windows and
+ * WASI instead of writing them directly, so the suites can run both paths on one machine. */
+const FORCE_FRAMED = process.env.SIMPLE_SSE_RS_FORCE_FRAMED === '1'
 
 /**
  * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
@@ -104,7 +107,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       }
       const handle = socket._handle
       const fd = handle != null ? handle.fd : undefined
-      if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
+      if (DIRECT && !FORCE_FRAMED && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
         // Node may still hold the headers: Rust then starts paused until Node wrote them.
         const held = socket.writableLength
         if (hub.setDirect(this.client.id, fd, held)) {
@@ -142,7 +145,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     holdForNode() {
       const socket = this.res.socket
       if (socket == null || socket.destroyed) return // its 'close' removes the client
-      hub.pause(this.client.id, socket.writableLength)
+      // What Node holds now was refused; judged from the end of this turn on.
+      hub.pause(this.client.id, socket.writableLength, true)
       if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
       socket.write(EMPTY, this.flushed)
     }
@@ -150,36 +154,25 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     /** Writes a client's part of a batch: `pieces` (Buffers) in order. Throws what `res.write` throws. */
     put(pieces, turn) {
       const res = this.res
-      if (this.path === PATH_DIRECT) {
+      if (this.path !== PATH_RES) {
         const socket = res.socket
         if (socket == null || socket.destroyed || !socket.writable) {
           removeConn(this)
           return
         }
-        // The rest of a write the socket refused (Rust paused the client): Node writes
-        // it after anything it holds, shared bodies by reference; Rust resumes once Node
-        // holds nothing.
+        // Ready-made HTTP/1.1 chunks, at most a step of them (Rust paused the client):
+        // direct, the rest of a write the socket refused; framed, the next part of its
+        // bytes. Node writes them after anything it holds, shared bodies by reference,
+        // corked (one system call for all the pieces); Rust resumes the client once Node
+        // holds nothing, which tells it the socket took them (progress).
         if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
         const last = pieces.length - 1
         if (last > 0) socket.cork()
         for (let i = 0; i < last; i++) socket.write(pieces[i])
-        socket.write(pieces[last], this.flushed)
+        const ok = socket.write(pieces[last], this.flushed)
         if (last > 0) socket.uncork()
-        return
-      }
-      if (this.path === PATH_FRAMED) {
-        const socket = res.socket
-        if (socket == null || socket.destroyed || !socket.writable) {
-          removeConn(this)
-          return
-        }
-        // One write of ready-made chunks (corked: one system call for all the pieces).
-        let ok
-        const last = pieces.length - 1
-        if (last > 0) socket.cork()
-        for (let i = 0; i <= last; i++) ok = socket.write(pieces[i])
-        if (last > 0) socket.uncork()
-        this.refused(socket, ok, turn)
+        // Framed: Node is the first to see the socket refuse (direct: Rust saw it).
+        if (this.path === PATH_FRAMED && !ok) hub.pause(this.client.id, socket.writableLength, !turn)
         return
       }
       if (this.write === null) return
@@ -194,13 +187,13 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     }
 
     /**
-     * After a write to `target` (the response, or the socket when framed): mid-turn (a
-     * loop piling up), let Node buffer as res.write would; at the end of a turn, a
-     * refusing target pauses the client until its 'drain'.
+     * After a `res.write`: a refusing response pauses the client until its 'drain' (what
+     * the rest of the turn queues waits in Rust, not judged before the turn ends).
      */
     refused(target, ok, turn) {
-      if (ok === false && turn && this.waiting === null && typeof target.once === 'function' && this.live()) {
-        hub.pause(this.client.id, typeof target.writableLength === 'number' ? target.writableLength : 0)
+      if (ok === false && this.waiting === null && typeof target.once === 'function' && this.live()) {
+        const held = typeof target.writableLength === 'number' ? target.writableLength : 0
+        hub.pause(this.client.id, held > 0 ? held : 1, !turn)
         this.waiting = target
         target.once('drain', onDrain)
       }
@@ -241,17 +234,15 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /** 'drain' of a response (`this`) on the JS path. */
   function onDrain() {
-    // `this`: a response, or the socket of a framed one.
-    const owner = this[kConn] !== undefined ? this : this._httpMessage
-    const conn = owner != null ? owner[kConn] : undefined
+    const conn = this[kConn]
     if (conn === undefined) return
     conn.waiting = null
     if (conn.live()) hub.resume(conn.client.id)
   }
 
-  /** Direct path: Node wrote what it held when `holdForNode`/`put` ran. */
+  /** Direct and framed paths: Node wrote what it held when `holdForNode`/`put` ran. */
   function afterNodeWrote(conn, err) {
-    if (err || !conn.live() || conn.path !== PATH_DIRECT) return
+    if (err || !conn.live() || conn.path === PATH_RES) return
     const socket = conn.res.socket
     if (socket == null || socket.destroyed) return
     // More was queued in Node meanwhile (the app wrote): wait for that too.
@@ -310,7 +301,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     depth++
     try {
       if (inflight !== null) writeInflight(turn)
-      const batch = hub.drain()
+      const batch = hub.drain(!turn)
       if (batch !== null) {
         for (const id of batch.gone) fail(conns.get(id), null)
         const { dropped } = batch
