@@ -97,6 +97,8 @@ pub struct Outbox {
     dropped: bool,
     /// Judged by the slow-reader rule (`limits.rs` keeps its backlog).
     backlogged: bool,
+    /// In `Delivery::refusing` (its socket refused mid-turn).
+    refusing: bool,
 }
 
 impl Outbox {
@@ -659,7 +661,8 @@ impl Delivery {
         }
         if end_of_turn {
             self.begin_backlog(id, outbox);
-        } else {
+        } else if !outbox.refusing && !outbox.backlogged {
+            outbox.refusing = true;
             self.refusing.push(id);
         }
     }
@@ -722,6 +725,7 @@ impl Delivery {
         if end_of_turn {
             for id in std::mem::take(&mut self.refusing) {
                 if let Some(outbox) = reg.get_mut(id) {
+                    outbox.refusing = false;
                     if outbox.paused && !outbox.dropped && !outbox.backlogged {
                         self.begin_backlog(id, outbox);
                     }
@@ -1018,6 +1022,16 @@ mod tests {
         assert!(d.limits.is_backlogged(c));
         assert!(!push(&mut d, &mut reg, c, b"0123456789"), "10 behind: kept");
         assert!(push(&mut d, &mut reg, c, b"!"), "11: dropped");
+        // Refused again and again mid-turn (the app's own writes): listed once.
+        let (mut reg, mut d, c, _) = setup_clock();
+        for _ in 0..100 {
+            d.refused(c, ob(&mut reg, c), 10, false);
+        }
+        assert_eq!(d.refusing, vec![c]);
+        d.flush(&mut reg);
+        assert!(d.refusing.is_empty() && d.limits.is_backlogged(c));
+        d.refused(c, ob(&mut reg, c), 10, false);
+        assert!(d.refusing.is_empty(), "already backlogged");
         // A client that was written meanwhile (resumed) starts no backlog.
         let (mut reg, mut d, c, _) = setup_clock();
         Delivery::set_framed(ob(&mut reg, c));
