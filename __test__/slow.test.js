@@ -356,9 +356,18 @@ async function pacedReader(port, { bytes, everyMs, path: urlPath = '/' }) {
  * `smallEveryMs`, until the reader has the big one and `smallAfter` small ones. Returns
  * what the reader got and every 'drop'.
  */
-async function burstThenSmallEvents(t, { bigBytes, smallEveryMs, smallAfter, read }) {
+async function burstThenSmallEvents(t, { bigBytes, smallEveryMs, smallAfter, read, wrapped = false }) {
   const big = 'S'.repeat(bigBytes)
   const srv = await sseServer(sse, (client) => sse.send(client, 'snapshot', big))
+  if (wrapped) {
+    // A write wrapped before add (as middleware does): written through res.write.
+    srv.server.prependListener('request', (req, res) => {
+      const write = res.write
+      res.write = function (...args) {
+        return write.apply(this, args)
+      }
+    })
+  }
   t.after(() => srv.close())
   const drops = []
   const onDrop = (client, info) => drops.push(info)
@@ -400,21 +409,24 @@ test('8 MB on connect, then a small event every 20 ms, to a reader taking 64 KiB
   t.diagnostic(`${reader.bodyBytes} bytes at ${((reader.taken / ms) * 1000 / 1e6).toFixed(2)} MB/s in ${ms} ms`)
 })
 
-test('one 16 MB event, then a small event every 10 ms, to a reader taking 25 MB/s: all of it, no drop', async (t) => {
-  const { reader, drops, ms, client } = await burstThenSmallEvents(t, {
-    bigBytes: 16 * 1000 * 1000,
-    smallEveryMs: 10,
-    smallAfter: 20,
-    read: { bytes: 256 * 1024, everyMs: 10 },
+for (const wrapped of [false, true]) {
+  test(`one 16 MB event, then a small event every 10 ms, to a reader taking 25 MB/s: all of it, no drop${wrapped ? ' (through res.write)' : ''}`, async (t) => {
+    const { reader, drops, ms, client } = await burstThenSmallEvents(t, {
+      bigBytes: 16 * 1000 * 1000,
+      smallEveryMs: 10,
+      smallAfter: 20,
+      read: { bytes: 256 * 1024, everyMs: 10 },
+      wrapped,
+    })
+    assert.deepEqual(drops, [], `dropped after ${reader.bodyBytes} bytes`)
+    const evs = reader.events()
+    assert.equal(evs[0].length, 16 * 1000 * 1000, 'the big event arrived whole')
+    assert.ok(/^S+$/.test(evs[0]))
+    evs.slice(1).forEach((data, i) => assert.equal(data, `small:${i}`))
+    assert.ok(sse.clients.includes(client), 'still a client')
+    t.diagnostic(`${reader.bodyBytes} bytes in ${ms} ms`)
   })
-  assert.deepEqual(drops, [], `dropped after ${reader.bodyBytes} bytes`)
-  const evs = reader.events()
-  assert.equal(evs[0].length, 16 * 1000 * 1000, 'the big event arrived whole')
-  assert.ok(/^S+$/.test(evs[0]))
-  evs.slice(1).forEach((data, i) => assert.equal(data, `small:${i}`))
-  assert.ok(sse.clients.includes(client), 'still a client')
-  t.diagnostic(`${reader.bodyBytes} bytes in ${ms} ms`)
-})
+}
 
 test('a reader that stops behind an 8 MB burst is dropped once 1 MiB more piles up behind it', async (t) => {
   const SNAPSHOT = 8 * 1000 * 1000
