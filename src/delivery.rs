@@ -1,4 +1,5 @@
-//! Pending bytes per client: how they wait, how they are written, and the limit on them.
+//! Pending bytes per client: how they wait and how they are written (when a slow reader
+//! is dropped is `limits.rs`'s to say).
 //!
 //! A client's outbox is a list of segments: bytes it owns (its `id:` lines, small
 //! frames, coalesced) and large broadcast bodies shared by reference with every other
