@@ -8,11 +8,11 @@
 
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
-const net = require('node:net')
 const path = require('node:path')
 const sse = require('..')
 const { sseServer, connect, within } = require('./helpers')
 const { streamClient, runNode, watchdog, turn } = require('./fixtures/rel-helpers')
+const { pacedReader } = require('./fixtures/paced-reader')
 
 const MiB = 1024 * 1024
 const DEFAULT_CAP = MiB
@@ -264,92 +264,6 @@ test('one stalled client among fast ones while ~50 MB is broadcast: dropped alon
   assert.equal(exit.stderr, '')
   t.diagnostic(`server RSS growth ${(growth / MiB).toFixed(1)} MiB; stalled client read ${stalled.raw.length} bytes`)
 })
-
-/**
- * A reader that takes at most `bytes` from its socket every `everyMs` (it reads nothing
- * in between, so the kernel and the server hold the rest). Decodes the HTTP/1.1 chunks;
- * `events()` lists the data of each event, `stop()` stops reading altogether.
- */
-async function pacedReader(port, { bytes, everyMs, path: urlPath = '/' }) {
-  const socket = net.connect({ port, host: '127.0.0.1' })
-  await new Promise((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  })
-  socket.on('error', () => {})
-  socket.pause()
-  socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`)
-  const reader = {
-    socket,
-    taken: 0,
-    closed: false,
-    parts: [],
-    pending: Buffer.alloc(0),
-    head: false,
-    body: [],
-    bodyBytes: 0,
-    text() {
-      return Buffer.concat(reader.body).toString('latin1')
-    },
-    /** The data of every complete event so far. */
-    events() {
-      return reader
-        .text()
-        .split('\n\n')
-        .slice(0, -1)
-        .filter((f) => !f.startsWith(':'))
-        .map((f) =>
-          f
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .map((l) => l.slice(6))
-            .join('\n'),
-        )
-    },
-    stop() {
-      clearInterval(timer)
-    },
-    close() {
-      clearInterval(timer)
-      socket.destroy()
-    },
-  }
-  socket.on('close', () => (reader.closed = true))
-  const decode = () => {
-    let buf = reader.pending
-    if (!reader.head) {
-      const end = buf.indexOf('\r\n\r\n')
-      if (end === -1) return
-      buf = buf.subarray(end + 4)
-      reader.head = true
-    }
-    for (;;) {
-      const lineEnd = buf.indexOf('\r\n')
-      if (lineEnd === -1) break
-      const size = parseInt(buf.subarray(0, lineEnd).toString('latin1'), 16)
-      if (buf.length < lineEnd + 2 + size + 2) break
-      reader.body.push(Buffer.from(buf.subarray(lineEnd + 2, lineEnd + 2 + size)))
-      reader.bodyBytes += size
-      buf = buf.subarray(lineEnd + 2 + size + 2)
-    }
-    reader.pending = Buffer.from(buf)
-  }
-  const timer = setInterval(() => {
-    let budget = bytes
-    const got = []
-    while (budget > 0 && socket.readableLength > 0) {
-      const chunk = socket.read(Math.min(budget, socket.readableLength))
-      if (chunk === null) break
-      got.push(chunk)
-      budget -= chunk.length
-    }
-    if (got.length === 0) return
-    reader.taken += bytes - budget
-    reader.pending = Buffer.concat([reader.pending, ...got])
-    decode()
-  }, everyMs)
-  return reader
-}
 
 /**
  * Issue 19's cases: on connect, one `bigBytes` event; then a small event every
