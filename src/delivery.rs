@@ -1320,6 +1320,56 @@ mod tests {
         }
 
         #[test]
+        fn a_refused_body_goes_to_node_a_step_at_a_time_and_the_rest_waits_shared() {
+            let (mut reg, mut d, _) = setup(0);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
+            // Far more than the socket takes while nobody reads.
+            let body: Arc<[u8]> = Arc::from(vec![b'b'; 64 * 1024 * 1024]);
+            d.push_body(id, ob(&mut reg, id), &body);
+            let batch = d.flush(&mut reg);
+            let handed = split(&batch);
+            assert_eq!(handed.len(), 1);
+            assert!(handed[0].1.len() <= STEP, "{}", handed[0].1.len());
+            assert!(
+                batch.bodies.is_empty(),
+                "the part of the body Node gets is a copy"
+            );
+            assert!(ob(&mut reg, id).paused);
+            assert!(d.limits.is_backlogged(id), "refused at the end of a turn");
+            assert!(
+                ob(&mut reg, id).pending() > 32 * 1024 * 1024,
+                "the rest waits in Rust"
+            );
+            assert_eq!(Arc::strong_count(&body), 2, "by reference");
+            // Node wrote its step, the reader reads: the next flushes write the rest.
+            let mut wire = test_read_all(&mut peer);
+            wire.extend_from_slice(&handed[0].1);
+            let mut steps = 1;
+            while ob(&mut reg, id).pending() > 0 {
+                d.resume(id, ob(&mut reg, id));
+                let batch = d.flush(&mut reg);
+                let mut from_kernel = test_read_all(&mut peer);
+                wire.append(&mut from_kernel);
+                if let Some((_, part)) = split(&batch).pop() {
+                    assert!(part.len() <= STEP);
+                    wire.extend_from_slice(&part);
+                    steps += 1;
+                }
+                assert!(steps < 10_000);
+            }
+            d.resume(id, ob(&mut reg, id));
+            assert!(!d.limits.is_backlogged(id), "caught up");
+            assert_eq!(Arc::strong_count(&body), 1);
+            let mut want = Vec::new();
+            let frame = frame_of(id, &body);
+            push_chunk_size(&mut want, frame.len());
+            want.extend_from_slice(&frame);
+            want.extend_from_slice(CRLF);
+            assert_eq!(wire.len(), want.len());
+            assert!(wire == want, "every byte, in order");
+        }
+
+        #[test]
         fn a_loop_that_piles_up_is_written_out_as_it_goes() {
             let (mut reg, mut d, _) = setup(0);
             d.set_max_pending(1);
