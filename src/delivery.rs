@@ -929,7 +929,7 @@ mod tests {
         // The socket took some and refused the rest at the end of the turn.
         node_holds -= 1000;
         d.refused(c, ob(&mut reg, c), node_holds, true);
-        let mut delivered = 1000 + 0usize;
+        let mut delivered = 1000usize;
         for tick in 1..=20_000u64 {
             ms.store(tick * 10, Ordering::Release);
             if tick % 2 == 0 && delivered < 8_000_000 {
