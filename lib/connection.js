@@ -11,7 +11,7 @@
 // client of the batch is written and every dropped one is fully removed.
 
 const { ServerResponse } = require('node:http')
-const { NO_BODY, DIRECT } = require('./binding')
+const { NO_BODY, DIRECT, STEP } = require('./binding')
 
 const EMPTY = Buffer.alloc(0)
 /** How a client's turns reach its socket: through `res.write`; as Rust's HTTP/1.1 chunks
@@ -160,19 +160,28 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
           removeConn(this)
           return
         }
-        // Ready-made HTTP/1.1 chunks, at most a step of them (Rust paused the client):
-        // direct, the rest of a write the socket refused; framed, the next part of its
-        // bytes. Node writes them after anything it holds, shared bodies by reference,
-        // corked (one system call for all the pieces); Rust resumes the client once Node
-        // holds nothing, which tells it the socket took them (progress).
+        // Ready-made HTTP/1.1 chunks, at most a step of them: direct, the rest of a write
+        // the socket refused; framed, the client's bytes. Node writes them after anything
+        // it holds, shared bodies by reference, corked (one system call for all the
+        // pieces). When Rust paused the client (direct; framed with more waiting than a
+        // step), it resumes it once Node holds nothing: the socket took them (progress).
         if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
+        let paused = this.path === PATH_DIRECT
+        if (!paused) {
+          let bytes = 0
+          for (let i = 0; i < pieces.length; i++) bytes += pieces[i].length
+          paused = bytes >= STEP
+        }
         const last = pieces.length - 1
         if (last > 0) socket.cork()
         for (let i = 0; i < last; i++) socket.write(pieces[i])
-        const ok = socket.write(pieces[last], this.flushed)
+        const ok = socket.write(pieces[last], paused ? this.flushed : undefined)
         if (last > 0) socket.uncork()
         // Framed: Node is the first to see the socket refuse (direct: Rust saw it).
-        if (this.path === PATH_FRAMED && !ok) hub.pause(this.client.id, socket.writableLength, !turn)
+        if (this.path === PATH_FRAMED && !ok) {
+          hub.pause(this.client.id, socket.writableLength, !turn)
+          if (!paused) socket.write(EMPTY, this.flushed)
+        }
         return
       }
       if (this.write === null) return

@@ -769,11 +769,14 @@ impl Delivery {
                 continue;
             }
             if outbox.framed {
-                // JS writes (at most a step of) it to the socket, and the client waits
-                // until Node has written it (`resume`); JS reports a refusal (`refused`).
+                // JS writes (at most a step of) it to the socket; when more waits, the
+                // client waits until Node has written the step (`resume`). JS reports a
+                // refusal (`refused`).
                 self.counters.bytes += outbox.frame_for_wire() as u64;
                 let handed = hand_wire(&mut batch, id, outbox, STEP);
-                Self::pause_holding(outbox, handed);
+                if outbox.len > 0 {
+                    Self::pause_holding(outbox, handed);
+                }
                 continue;
             }
             self.counters.bytes += outbox.len as u64;

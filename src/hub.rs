@@ -35,6 +35,11 @@ pub const NO_BODY: u32 = crate::delivery::NO_BODY;
 #[napi]
 pub const DIRECT: bool = direct::SUPPORTED;
 
+/// The most bytes a batch hands over at once for a direct or framed client: a framed
+/// client handed this much may have more waiting, and stays paused until `resume`.
+#[napi]
+pub const STEP: u32 = crate::limits::STEP as u32;
+
 /// What one `drain()` returns: bytes for the clients Rust did not write itself.
 #[napi(object)]
 pub struct Batch {
