@@ -88,7 +88,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
      * Rust, which then writes its turns directly to Node's own descriptor of it. When it
      * cannot (TLS, a handle whose close someone else wraps, or no direct writes on this
      * platform), such a response is *framed*: Rust frames its turns as HTTP/1.1 chunks
-     * and JS writes each turn to the socket in one write, skipping `res.write`.
+     * and JS writes each turn to the socket in one write (up to 256 KiB at a time: see
+     * `put`), skipping `res.write`.
      */
     route() {
       const res = this.res
