@@ -60,8 +60,11 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       this.path = PATH_RES
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
       this.waiting = null
-      /** Direct path: called when Node has written what it held (made on first use). */
+      /** Direct and framed paths: called when Node has written what it held (made on first use). */
       this.flushed = null
+      /** Its socket refused bytes and Rust may judge it (see src/limits.rs): report each
+       * time Node has written what it was handed (`hub.resume`), until Rust says it caught up. */
+      this.backlogged = false
       viaJs++
     }
 
@@ -167,7 +170,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         // pieces). When Rust paused the client (direct; framed with more waiting than a
         // step), it resumes it once Node holds nothing: the socket took them (progress).
         if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
-        let paused = this.path === PATH_DIRECT
+        let paused = this.path === PATH_DIRECT || this.backlogged
         if (!paused) {
           let bytes = 0
           for (let i = 0; i < pieces.length; i++) bytes += pieces[i].length
@@ -181,6 +184,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         // Framed: Node is the first to see the socket refuse (direct: Rust saw it).
         if (this.path === PATH_FRAMED && !ok) {
           hub.pause(this.client.id, socket.writableLength, !turn)
+          this.backlogged = true
           if (!paused) socket.write(EMPTY, this.flushed)
         }
         return
@@ -193,6 +197,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       const ok = this.write.call(res, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces))
       // Compression middleware sets res.flush; the original looked for it on every write.
       if (typeof res.flush === 'function') res.flush()
+      // Taken without a refusal: a backlogged client has caught up that far.
+      if (ok !== false && this.backlogged && this.live()) this.backlogged = hub.resume(this.client.id)
       this.refused(res, ok, turn)
     }
 
@@ -204,6 +210,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       if (ok === false && this.waiting === null && typeof target.once === 'function' && this.live()) {
         const held = typeof target.writableLength === 'number' ? target.writableLength : 0
         hub.pause(this.client.id, held > 0 ? held : 1, !turn)
+        this.backlogged = true
         this.waiting = target
         target.once('drain', onDrain)
       }
@@ -247,7 +254,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     const conn = this[kConn]
     if (conn === undefined) return
     conn.waiting = null
-    if (conn.live()) hub.resume(conn.client.id)
+    if (conn.live()) conn.backlogged = hub.resume(conn.client.id)
   }
 
   /** Direct and framed paths: Node wrote what it held when `holdForNode`/`put` ran. */
@@ -257,7 +264,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (socket == null || socket.destroyed) return
     // More was queued in Node meanwhile (the app wrote): wait for that too.
     if (socket.writableLength > 0) socket.write(EMPTY, conn.flushed)
-    else hub.resume(conn.client.id)
+    else conn.backlogged = hub.resume(conn.client.id)
   }
 
   /** The app's res.write: what is queued goes first. */

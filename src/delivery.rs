@@ -113,6 +113,11 @@ impl Outbox {
         self.paused || self.held_for_replay
     }
 
+    /// Whether the slow-reader rule judges this client (see `limits.rs`).
+    pub fn is_backlogged(&self) -> bool {
+        self.backlogged
+    }
+
     /// Whether Rust writes this client's bytes straight to its socket.
     pub fn is_direct(&self) -> bool {
         self.fd.is_some()
@@ -273,13 +278,17 @@ pub struct Delivery {
 
 impl Default for Delivery {
     fn default() -> Self {
-        Delivery::with_clock(Clock::default())
+        Delivery::with_limits(Limits::default())
     }
 }
 
 impl Delivery {
     /// A delivery whose slow-reader rule reads the time from `clock`.
     pub fn with_clock(clock: Clock) -> Self {
+        Delivery::with_limits(Limits::with_clock(clock))
+    }
+
+    fn with_limits(limits: Limits) -> Self {
         Delivery {
             dirty: Vec::new(),
             dropped: Vec::new(),
@@ -288,7 +297,7 @@ impl Delivery {
             by_fd: Vec::new(),
             js_thread: std::thread::current().id(),
             refusing: Vec::new(),
-            limits: Limits::with_clock(clock),
+            limits,
             counters: Counters::default(),
         }
     }
@@ -993,7 +1002,10 @@ mod tests {
                 assert!(queued < 64 * 1024 * 1024 && t < 10 * STALL_MS);
             }
             if by_time {
-                assert_eq!(t, STALL_MS, "dropped at the first frame after 30 s");
+                assert_eq!(
+                    t, STALL_MS,
+                    "dropped at the first frame after the stall limit"
+                );
             } else {
                 assert_eq!(
                     queued,

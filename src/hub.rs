@@ -402,14 +402,22 @@ impl Hub {
         }
     }
 
+    /// Node has written everything it held for the client (its socket took it): write
+    /// what waits in Rust. Returns whether the client is still backlogged (judged by the
+    /// slow-reader rule): while it is, JS reports each time Node has written what it was
+    /// handed, so that its progress is seen and its backlog ends once it has caught up.
     #[napi(catch_unwind)]
-    pub fn resume(&self, env: Env, id: u32) {
-        let wake = {
+    pub fn resume(&self, env: Env, id: u32) -> bool {
+        let (wake, backlogged) = {
             let mut st = self.shared.state.lock();
             let State { reg, out, .. } = &mut *st;
-            reg.get_mut(id).is_some_and(|outbox| out.resume(id, outbox))
+            match reg.get_mut(id) {
+                Some(outbox) => (out.resume(id, outbox), outbox.is_backlogged()),
+                None => (false, false),
+            }
         };
         self.woke(&env, wake);
+        backlogged
     }
 
     #[napi(catch_unwind, getter)]

@@ -16,14 +16,16 @@
 //!   since its backlog began (the low-water mark, which falls as its socket takes bytes).
 //!   So a burst in front of a reader never counts; what piles up behind it does, net of
 //!   what the reader took meanwhile.
-//! - **Stall limit** ([`STALL_MS`], 30 s): a backlogged client whose socket has taken
+//! - **Stall limit** ([`STALL_MS`], 60 s): a backlogged client whose socket has taken
 //!   nothing for that long is dropped when the next frame is queued for it (a heartbeat
 //!   counts), whatever the size of its backlog.
 //! - A client whose socket has taken everything is no longer backlogged.
 //!
 //! Progress is what the socket took: each time the caller reports it ([`Limits::progress`])
 //! with the bytes still waiting. Bytes are handed to Node in steps of at most [`STEP`] so
-//! that progress is seen at least that often.
+//! that progress is seen at least that often; on a full socket, Node writes again only
+//! once the kernel has freed about a third of its send buffer (Linux), so a reader is
+//! seen taking bytes every max(256 KiB, a third of its send buffer) it takes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +36,7 @@ use std::time::Instant;
 pub const DEFAULT_MAX_PENDING: usize = 1024 * 1024;
 
 /// A backlogged client whose socket takes nothing for this long is dropped (ms).
-pub const STALL_MS: u64 = 30_000;
+pub const STALL_MS: u64 = 60_000;
 
 /// The most bytes handed to Node at once for a client that waits for its socket: Rust
 /// learns the socket's progress at least every `STEP` bytes.
@@ -97,8 +99,18 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The system clock, and the stall limit from `SIMPLE_SSE_RS_STALL_MS` when set (a
+    /// test-only switch, read once when the package loads), else [`STALL_MS`].
     fn default() -> Self {
-        Limits::with_clock(Clock::default())
+        let mut limits = Limits::with_clock(Clock::default());
+        if let Some(ms) = std::env::var("SIMPLE_SSE_RS_STALL_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+        {
+            limits.stall_ms = ms;
+        }
+        limits
     }
 }
 
