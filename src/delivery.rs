@@ -1060,6 +1060,27 @@ mod tests {
     }
 
     #[test]
+    fn a_backlog_ends_once_everything_handed_was_written_and_nothing_else_waits() {
+        let (mut reg, mut d, c, ms) = setup_clock();
+        Delivery::set_framed(ob(&mut reg, c));
+        push(&mut d, &mut reg, c, b"burst");
+        d.flush(&mut reg);
+        d.refused(c, ob(&mut reg, c), 5, true);
+        push(&mut d, &mut reg, c, b"more");
+        // Node wrote the burst: "more" is written next, still judged until it is taken.
+        d.resume(c, ob(&mut reg, c));
+        assert!(ob(&mut reg, c).is_backlogged());
+        assert_eq!(split(&d.flush(&mut reg))[0].1, b"4\r\nmore\r\n");
+        assert!(!ob(&mut reg, c).paused, "all of it handed: not paused");
+        // JS reports that Node wrote it: caught up, no longer judged, so no stall later.
+        d.resume(c, ob(&mut reg, c));
+        assert!(!ob(&mut reg, c).is_backlogged());
+        ms.store(10 * STALL_MS, Ordering::Release);
+        assert!(!push(&mut d, &mut reg, c, b"late"));
+        assert_eq!(d.counters.dropped, 0);
+    }
+
+    #[test]
     fn a_framed_client_is_handed_a_step_at_a_time_in_order() {
         let (mut reg, mut d, c, _) = setup_clock();
         Delivery::set_framed(ob(&mut reg, c));
