@@ -1076,8 +1076,9 @@ mod tests {
         d.resume(c, ob(&mut reg, c));
         assert!(!ob(&mut reg, c).is_backlogged());
         ms.store(10 * STALL_MS, Ordering::Release);
-        assert!(!push(&mut d, &mut reg, c, b"late"));
+        push(&mut d, &mut reg, c, b"late");
         assert_eq!(d.counters.dropped, 0);
+        assert!(d.flush(&mut reg).dropped.is_empty());
     }
 
     #[test]
