@@ -12,6 +12,7 @@
 //! - `limits`: the slow-reader rule (when a client whose socket refused bytes is dropped);
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
+//! - `room`: room names as keys (JavaScript strings exactly, numbers) and from/to JS;
 //! - `frame`: SSE frame encoding.
 #![deny(clippy::all)]
 
@@ -25,4 +26,5 @@ pub mod limits;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;
+pub mod room;
 pub mod state;
