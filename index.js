@@ -6,11 +6,13 @@
 
 const { EventEmitter } = require('node:events')
 const { Socket } = require('node:net')
+const { inspect } = require('node:util')
 
 const native = require('./lib/binding')
-const { describe, show, warnOnce, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
+const { describe, show, warnOnce, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat, checkMaxPendingBytes } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
+const { createLifecycle } = require('./lib/lifecycle')
 
 const sse = new EventEmitter()
 /** Live clients in add order (`sse.clients`). */
@@ -26,7 +28,9 @@ const writer = createWriter({
   onDrop(conn, info) {
     sse.emit('drop', conn.client, info)
   },
+  onBatchDone: () => lifecycle.batchDone(),
 })
+const lifecycle = createLifecycle(sse, writer.busy)
 
 let heartbeatMs = 20000
 let heartbeatTimer = null
@@ -80,11 +84,40 @@ function setRooms(rooms) {
  */
 const ROOMS = Object.freeze({ get: getRooms, set: setRooms, enumerable: true })
 
+/** What `util.inspect` shows for a client: its own keys, with the rooms' values. */
+const InspectedClient = class Client {}
+
 class Client {
   constructor(id, res) {
     this.id = id
     Object.defineProperty(this, 'rooms', ROOMS)
     this.res = res
+  }
+
+  /**
+   * Which kind of client this is (the types' discriminant; a getter, so a client's own
+   * keys stay `id`, `rooms`, `res`): `'node'` for a Node.js response, `'fetch'` for a
+   * Fetch API `Response`, `'detached'` once Rust owns the connection (`res` is null).
+   */
+  get kind() {
+    const res = this.res
+    return res === null ? 'detached' : typeof res.writeHead === 'function' ? 'node' : 'fetch'
+  }
+
+  /** Whether Rust owns the connection (Node's request and response are released). */
+  get detached() {
+    return this.res === null
+  }
+
+  /** `console.log(client)`: `Client { id, rooms: [...], res }`, not `rooms: [Getter/Setter]`. */
+  [inspect.custom](depth, options, inspectValue) {
+    if (depth < 0) return options.stylize(`[Client ${this.id}]`, 'special')
+    const shown = new InspectedClient()
+    shown.id = this.id
+    shown.rooms = this.rooms
+    shown.res = this.res
+    // Inspected afresh, with the levels left at this one.
+    return (inspectValue || inspect)(shown, { ...options, depth })
   }
 }
 
@@ -94,6 +127,12 @@ function add(req, res) {
   }
   if (res === null || typeof res !== 'object' || typeof res.writeHead !== 'function') {
     throw new TypeError('res must be the HTTP response (an object with writeHead)')
+  }
+  const before = writer.addedWith(res)
+  if (before !== undefined) {
+    throw new TypeError(
+      `res was already added (client ${before.client.id}): a response carries one event stream`,
+    )
   }
   const id = hub.add()
   const client = new Client(id, res)
@@ -110,6 +149,9 @@ function add(req, res) {
   // Removal on 'close'; whatever the app writes itself goes after what this package queued.
   conn.attach(req, !sync)
 
+  // Proxies (nginx, and those that honour it) pass the stream on at once instead of
+  // buffering it. Set apart, so writeHead gets exactly the headers simple-sse 0.0.3 passed.
+  if (typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
   // HTTP/2 forbids connection-specific headers (node:http2 warns and drops them).
   const http2 = req.httpVersionMajor === 2 || res.stream != null
   res.writeHead(200, http2
@@ -122,6 +164,7 @@ function add(req, res) {
   conn.route()
 
   startHeartbeat()
+  lifecycle.added(client)
   return client
 }
 
@@ -178,7 +221,8 @@ function replay(conn, last, upto) {
   }
 }
 
-function removeConn(conn) {
+/** Forgets a connection; `reason` is the 'remove' event's (closed, removed, dropped, shutdown). */
+function removeConn(conn, reason = 'closed') {
   const id = conn.client.id
   if (conns.get(id) !== conn) return false
   conns.delete(id)
@@ -187,17 +231,18 @@ function removeConn(conn) {
   clientList.remove(conn.client)
   conn.detach()
   if (conns.size === 0) stopHeartbeat()
+  lifecycle.removed(conn.client, reason)
   return true
 }
 
 function remove(client) {
   if (typeof client === 'number') {
     const conn = conns.get(client)
-    return conn !== undefined && removeConn(conn)
+    return conn !== undefined && removeConn(conn, 'removed')
   }
   if (client instanceof Client) {
     const conn = resolve(client)
-    return conn !== null && removeConn(conn)
+    return conn !== null && removeConn(conn, 'removed')
   }
   if (client === null) resolve(client) // a TypeError, as 0.0.3 threw for null too
   // simple-sse 0.0.3 removed by `client.id` and ignored anything else (undefined, "3", {}).
@@ -209,7 +254,7 @@ function remove(client) {
   )
   const id = typeof client === 'object' ? client.id : undefined
   const conn = typeof id === 'number' ? conns.get(id) : undefined
-  return conn !== undefined && removeConn(conn)
+  return conn !== undefined && removeConn(conn, 'removed')
 }
 
 function getClient(id) {
@@ -337,6 +382,10 @@ function stopHeartbeat() {
 // ---- lifecycle and observability ---------------------------------------------
 
 function close() {
+  lifecycle.shutdown(closeAll)
+}
+
+function closeAll() {
   stopHeartbeat()
   let thrown = null
   for (const conn of Array.from(conns.values())) {
@@ -442,7 +491,7 @@ Object.defineProperties(sse, {
       if (!Array.isArray(value)) return
       const keep = new Set(value)
       for (const conn of Array.from(conns.values())) {
-        if (!keep.has(conn.client)) removeConn(conn)
+        if (!keep.has(conn.client)) removeConn(conn, 'removed')
       }
     },
   },
@@ -450,7 +499,9 @@ Object.defineProperties(sse, {
     enumerable: true,
     get: () => heartbeatMs,
     set(value) {
-      heartbeatMs = checkHeartbeat(value)
+      const ms = checkHeartbeat(value)
+      if (ms === null) return
+      heartbeatMs = ms
       stopHeartbeat()
       startHeartbeat()
     },
@@ -470,10 +521,7 @@ Object.defineProperties(sse, {
     enumerable: true,
     get: () => hub.maxPendingBytes,
     set(bytes) {
-      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new RangeError(`maxPendingBytes must be a whole number of bytes >= 1, got ${String(bytes)}`)
-      }
-      hub.maxPendingBytes = bytes
+      hub.maxPendingBytes = checkMaxPendingBytes(bytes)
     },
   },
 })

@@ -23,10 +23,11 @@ const PATH_DIRECT = 2
 const kConn = Symbol('simple-sse-rs connection')
 
 /**
- * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
- * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client.
+ * The writer for one hub. `conns` maps ids to connections; `removeConn(conn, reason)` forgets
+ * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client;
+ * `onBatchDone()` runs once the outermost batch is written and settled.
  */
-function createWriter({ hub, conns, removeConn, onDrop }) {
+function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   /** The batch being written, if any: { data, index, bodies, i, start }. */
   let inflight = null
   /** Nesting of flushes (a write can run app code that flushes again). */
@@ -45,14 +46,6 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       /** The response's own write and end, which ours wrap (null when absent). */
       this.write = typeof res.write === 'function' ? res.write : null
       this.end = typeof res.end === 'function' ? res.end : null
-      const prev = res[kConn]
-      if (prev !== undefined) {
-        // The same response added again: keep its own write/end, not our wrappers.
-        if (this.write === wrappedWrite) this.write = prev.write
-        if (this.end === wrappedEnd) this.end = prev.end
-        /** The connection added before on the same response (removed with this one on 'close'). */
-        this.prev = prev
-      }
       /** How this client's turns reach its socket (see `route`). */
       this.path = PATH_RES
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
@@ -234,9 +227,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     return Object.getPrototypeOf(this).reset.apply(this, arguments)
   }
 
-  /** 'close' of a response (`this`): removes its connection(s). */
+  /** 'close' of a response (`this`): removes its connection. */
   function onClose() {
-    for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
+    const conn = this[kConn]
+    if (conn !== undefined) removeConn(conn)
   }
 
   /** 'drain' of a response (`this`) on the JS path. */
@@ -324,7 +318,13 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     } finally {
       depth--
     }
-    if (depth === 0 && failed.length > 0) settle()
+    if (depth === 0) {
+      try {
+        if (failed.length > 0) settle()
+      } finally {
+        onBatchDone()
+      }
+    }
   }
 
   /**
@@ -364,7 +364,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (!conn.live() || failed.some((f) => f[0] === conn)) return
     failed.push([conn, info])
     // Out of the registry at once: nothing more is queued for it.
-    removeConn(conn)
+    removeConn(conn, info === null ? 'closed' : 'dropped')
   }
 
   /** Destroys every failed client's response, then tells the app (listeners last). */
@@ -416,7 +416,17 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     } else if (conn.write !== null) conn.write.call(conn.res, pending)
   }
 
-  return { Connection, onWake, flushAll, flushNow, queued }
+  /** Whether a batch is being written (removals then wait for `onBatchDone`). */
+  function busy() {
+    return depth > 0
+  }
+
+  /** The connection a response was added with, if any. */
+  function addedWith(res) {
+    return res[kConn]
+  }
+
+  return { Connection, onWake, flushAll, flushNow, queued, busy, addedWith }
 }
 
 module.exports = { createWriter }
