@@ -8,7 +8,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { inspect } = require('node:util')
 const sse = require('..')
-const { sseServer, listen, connect } = require('./helpers')
+const { sseServer, listen, connect, within } = require('./helpers')
 
 test.after(() => sse.close())
 
@@ -35,16 +35,18 @@ function record(t) {
   return events
 }
 
-/** Resolves with the info of the 'remove' event of `client`. */
+/** Resolves with the info of the 'remove' event of `client` (rejects after 5 s without). */
 function removed(client) {
-  return new Promise((resolve) => {
-    const listener = (c, info) => {
+  let listener
+  const event = new Promise((resolve) => {
+    listener = (c, info) => {
       if (c !== client) return
       sse.off('remove', listener)
       resolve(info)
     }
     sse.on('remove', listener)
   })
+  return within(event, 5000, `'remove' for client ${client.id}`).finally(() => sse.off('remove', listener))
 }
 
 test("'add' is emitted inside add(), with the registered client, before add returns", async (t) => {

@@ -145,7 +145,7 @@ describe('the types match the runtime objects', () => {
 async function buildSamples(t) {
   const http = require('node:http')
   const sse = require('..')
-  const { listen, connect } = require('./helpers')
+  const { listen, connect, within } = require('./helpers')
   const { REDIS_SERVER, startRedis } = require('./fixtures/redis-helpers')
   const types = { Stats: [], HistoryStats: [], RedisStats: [], NodeClient: [] }
   const events = []
@@ -178,14 +178,14 @@ async function buildSamples(t) {
     t.after(() => raw.close())
     return [raw, sse.clients.at(-1)]
   }
-  const removed = (client) => new Promise((resolve) => {
+  const removed = (client) => within(new Promise((resolve) => {
     const listener = (c) => {
       if (c !== client) return
       sse.off('remove', listener)
       resolve()
     }
     sse.on('remove', listener)
-  })
+  }), 5000, `'remove' for client ${client.id}`)
 
   const [rawA, a] = await open()
   assert.ok(a.res instanceof http.ServerResponse)
