@@ -147,7 +147,8 @@ async function buildSamples(t) {
   const sse = require('..')
   const { listen, connect, within } = require('./helpers')
   const { REDIS_SERVER, startRedis } = require('./fixtures/redis-helpers')
-  const types = { Stats: [], HistoryStats: [], RedisStats: [], NodeClient: [] }
+  // FetchClient and DetachedClient: add samples of those kinds here once add() makes them.
+  const types = { Stats: [], HistoryStats: [], RedisStats: [], NodeClient: [], FetchClient: [], DetachedClient: [] }
   const events = []
   for (const name of ['add', 'remove', 'drop', 'gap', 'redis']) {
     const listener = (...args) => events.push([name, args])
@@ -304,7 +305,8 @@ function shapeChecks(samples, dts = path.join(root, 'index.js')) {
   ]
   const isClient = (v) => v !== null && typeof v === 'object' && Object.getPrototypeOf(v) !== null && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(v), 'kind')?.get === 'function'
   const keysOf = (v) => (isClient(v) ? [...Object.keys(v), 'kind', 'detached'] : Object.keys(v))
-  const isPlain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof http.ServerResponse) && !(v instanceof Error)
+  const isResponse = (v) => typeof Response === 'function' && v instanceof Response
+  const isPlain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof http.ServerResponse) && !(v instanceof Error) && !isResponse(v)
   /** One value's type: `wide` widens strings and booleans. */
   const typeOf = (v, wide) => typeOfMany([v], wide)
   /** The type of several values (one type's samples): objects merged key by key. */
@@ -319,6 +321,7 @@ function shapeChecks(samples, dts = path.join(root, 'index.js')) {
       else if (typeof v === 'boolean') parts.add(wide ? 'boolean' : String(v))
       else if (typeof v === 'number') parts.add('number')
       else if (v instanceof http.ServerResponse) parts.add("import('node:http').ServerResponse")
+      else if (isResponse(v)) parts.add('Response')
       else if (v instanceof Error) parts.add(wide ? 'unknown' : 'Error')
       else if (Array.isArray(v)) {
         parts.add(v.length === 0 ? (wide ? 'unknown[]' : 'never[]') : `Array<${typeOfMany(v, wide)}>`)
