@@ -134,6 +134,10 @@ function add(req, res) {
       `res was already added (client ${before.client.id}): a response carries one event stream`,
     )
   }
+  // Proxies (nginx, and those that honour it) pass the stream on at once instead of
+  // buffering it. Set apart, so writeHead gets exactly the headers simple-sse 0.0.3 passed;
+  // and first, so a response whose headers already went out throws before anything is registered.
+  if (typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
   const id = hub.add()
   const client = new Client(id, res)
   const conn = new writer.Connection(client, res)
@@ -149,9 +153,6 @@ function add(req, res) {
   // Removal on 'close'; whatever the app writes itself goes after what this package queued.
   conn.attach(req, !sync)
 
-  // Proxies (nginx, and those that honour it) pass the stream on at once instead of
-  // buffering it. Set apart, so writeHead gets exactly the headers simple-sse 0.0.3 passed.
-  if (typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
   // HTTP/2 forbids connection-specific headers (node:http2 warns and drops them).
   const http2 = req.httpVersionMajor === 2 || res.stream != null
   res.writeHead(200, http2

@@ -322,3 +322,39 @@ test('heartbeat: a fraction is a RangeError; undefined or null (an unset variabl
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual(warnings, ['SIMPLE_SSE_RS_NULL_HEARTBEAT'])
 })
+
+test("a 'remove' listener that throws: sse.remove throws it, the client is removed all the same", (t) => {
+  const client = sse.add({}, { writeHead() {}, write() {} })
+  const boom = new Error('listener failed')
+  const listener = () => {
+    throw boom
+  }
+  sse.on('remove', listener)
+  t.after(() => sse.off('remove', listener))
+  assert.throws(() => sse.remove(client), boom)
+  assert.equal(sse.getClient(client.id), null)
+  assert.ok(!sse.clients.includes(client))
+})
+
+test('add on a response whose headers already went out throws before registering anything', async (t) => {
+  let thrown = null
+  let response = null
+  const srv = await listen((req, res) => {
+    response = res
+    res.writeHead(200, { 'Content-Type': 'text/plain' })
+    res.write('not an event stream')
+    const count = sse.clients.length
+    try {
+      sse.add(req, res)
+    } catch (err) {
+      thrown = err
+    }
+    assert.equal(sse.clients.length, count)
+    res.end()
+  })
+  t.after(() => srv.close())
+  const raw = await connect(srv.port)
+  await raw.closed()
+  assert.equal(thrown?.code, 'ERR_HTTP_HEADERS_SENT')
+  assert.ok(!sse.clients.some((c) => c.res === response), 'no phantom client')
+})

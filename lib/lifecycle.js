@@ -13,7 +13,12 @@ function createLifecycle(emitter, busy) {
   /** > 0 while close() runs: removals are then held, and a connection ending is 'shutdown'. */
   let held = 0
 
-  function emitQueued() {
+  /**
+   * Emits the queued events. Every listener call happens; a listener's exception is thrown
+   * to the caller (the first; the others are uncaught, in order) when `toCaller`, else all
+   * are uncaught (after a batch, which may have been written from the wake-up: no caller).
+   */
+  function emitQueued(toCaller) {
     const list = queue
     queue = []
     let first = null
@@ -21,10 +26,12 @@ function createLifecycle(emitter, busy) {
       try {
         emitter.emit('remove', list[i], { reason: list[i + 1] })
       } catch (err) {
-        // Every listener call still happens; the first exception is the caller's, the
-        // others are uncaught, in order (as for 'drop').
-        if (first === null) first = { err }
-        else process.nextTick(() => { throw err })
+        if (toCaller && first === null) first = { err }
+        else {
+          process.nextTick(() => {
+            throw err
+          })
+        }
       }
     }
     if (first !== null) throw first.err
@@ -39,11 +46,11 @@ function createLifecycle(emitter, busy) {
     removed(client, reason) {
       if (emitter.listenerCount('remove') === 0) return
       queue.push(client, held !== 0 && reason === 'closed' ? 'shutdown' : reason)
-      if (held === 0 && !busy()) emitQueued()
+      if (held === 0 && !busy()) emitQueued(true)
     },
     /** The outermost batch is written: emit what it removed. */
     batchDone() {
-      if (held === 0 && queue.length !== 0) emitQueued()
+      if (held === 0 && queue.length !== 0) emitQueued(false)
     },
     /** Runs `fn` (close's work) with 'remove' events held until it returns (or throws). */
     shutdown(fn) {
@@ -52,7 +59,7 @@ function createLifecycle(emitter, busy) {
         return fn()
       } finally {
         held--
-        if (held === 0 && queue.length !== 0 && !busy()) emitQueued()
+        if (held === 0 && queue.length !== 0 && !busy()) emitQueued(true)
       }
     },
   }
