@@ -103,7 +103,8 @@ describe('the types match the runtime objects', () => {
     assert.ok(samples.events.some(([e]) => e === 'gap'))
     if (samples.redis) {
       assert.deepEqual([...new Set(samples.types.RedisStats.map((r) => r.mode))].sort(), ['pubsub', 'stream'])
-      assert.ok(samples.events.some(([e, [status]]) => e === 'redis' && status.status === 'too-large'))
+      const statuses = new Set(samples.events.filter(([e]) => e === 'redis').map(([, [status]]) => status.status))
+      assert.deepEqual([...statuses].sort(), ['down', 'overflow', 'too-large', 'up'])
     }
   })
 
@@ -258,9 +259,30 @@ async function buildSamples(t) {
     }
     sse.history = 0
     await sse.useRedis({ url: server.url, prefix: `shapes-${process.pid}` })
-    const tooLarge = new Promise((resolve) => sse.once('redis', resolve))
+    // Every 'redis' status: too-large, then down (Redis killed), overflow (over 64 MiB
+    // waiting while it is down), up (back on the same port).
+    const status = (name) => within(new Promise((resolve) => {
+      const listener = (s) => {
+        if (s.status !== name) return
+        sse.off('redis', listener)
+        resolve()
+      }
+      sse.on('redis', listener)
+    }), 15000, `the '${name}' status`)
+    let next = status('too-large')
     sse.broadcast('nobody', 'x'.repeat(1 << 20))
-    await tooLarge
+    await next
+    next = status('down')
+    await server.kill()
+    await next
+    stats()
+    next = status('overflow')
+    for (let i = 0; i < 70; i++) sse.broadcast('nobody', 'x'.repeat(1000000))
+    await next
+    next = status('up')
+    const again = await startRedis(server.port)
+    t.after(() => again.kill())
+    await next
     stats()
     await sse.closeRedis()
   }
