@@ -90,6 +90,7 @@ describe('the types match the runtime objects', () => {
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
     const file = path.join(dir, 'shapes.ts')
     fs.writeFileSync(file, shapeChecks(samples))
+    // SHAPES_OUT=file keeps the generated checks, to read them.
     if (process.env.SHAPES_OUT) fs.copyFileSync(file, process.env.SHAPES_OUT)
     const { code, output } = await run(['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), file])
     const wrong = [...namesAt(file, output)].join(', ')
