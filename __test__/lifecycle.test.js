@@ -358,3 +358,27 @@ test('add on a response whose headers already went out throws before registering
   assert.equal(thrown?.code, 'ERR_HTTP_HEADERS_SENT')
   assert.ok(!sse.clients.some((c) => c.res === response), 'no phantom client')
 })
+
+test("sse.remove on a client whose write throws: 'drop' ('error') then 'remove' ('dropped')", async (t) => {
+  const events = record(t)
+  const onDrop = (client, info) => events.push(['drop', client, info.reason])
+  sse.on('drop', onDrop)
+  t.after(() => sse.off('drop', onDrop))
+  const srv = await listen((req, res) => {
+    res.write = () => {
+      throw new Error('broken pipe')
+    }
+    sse.add(req, res)
+  })
+  t.after(() => srv.close())
+  const raw = await connect(srv.port)
+  t.after(() => raw.close())
+  const client = sse.clients.at(-1)
+  events.length = 0
+  sse.send(client, 'queued') // written by remove, before it forgets the client
+  assert.equal(sse.remove(client), true)
+  assert.deepEqual(events.map((e) => e.slice(0, 3)), [
+    ['drop', client, 'error'],
+    ['remove', client, { reason: 'dropped' }],
+  ])
+})
