@@ -290,7 +290,7 @@ declare namespace sse {
     /**
      * Registers an SSE client: turns the socket timeout off, writes the event-stream
      * headers, removes the client when the connection closes and starts the heartbeat.
-     * Throws (registering nothing) for a response that was already added.
+     * Throws (registering nothing) for a response whose client is registered, or whose headers went out.
      */
     add<Res extends ResponseLike>(req: RequestLike, res: Res): NodeClient<Res>
     /**

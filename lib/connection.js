@@ -60,6 +60,13 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
       /** The response's own write and end, which ours wrap (null when absent). */
       this.write = typeof res.write === 'function' ? res.write : null
       this.end = typeof res.end === 'function' ? res.end : null
+      const prev = res[kConn]
+      if (prev !== undefined) {
+        // Added again after its client was removed (a stub in a unit test): its own
+        // write/end, not our wrappers. (While that client is registered, add refuses.)
+        if (this.write === wrappedWrite) this.write = prev.write
+        if (this.end === wrappedEnd) this.end = prev.end
+      }
       /** How this client's turns reach its socket (see `route`). */
       this.path = PATH_RES
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
@@ -616,9 +623,10 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
     return depth > 0
   }
 
-  /** The connection a response was added with, if any. */
+  /** The registered connection of a response, if any. */
   function addedWith(res) {
-    return res[kConn]
+    const conn = res[kConn]
+    return conn !== undefined && conn.live() ? conn : undefined
   }
 
   return { Connection, onWake, flushAll, flushNow, release, queued, busy, addedWith }
