@@ -22,7 +22,7 @@ after(() => sse.close())
 test('maxPendingBytes defaults to 1 MiB and refuses bad values with RangeError', () => {
   assert.equal(sse.maxPendingBytes, DEFAULT_CAP)
   assert.equal(sse.stats().maxPendingBytes, DEFAULT_CAP)
-  for (const bad of [0, -1, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, '1024', null, undefined, {}, [], true, 10n]) {
+  for (const bad of [0, -1, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, '0', '1.5', '1e3', 'abc', null, undefined, {}, [], true, 10n]) {
     assert.throws(() => {
       sse.maxPendingBytes = bad
     }, RangeError, String(bad))

@@ -40,10 +40,11 @@ const kQuietSince = Symbol('simple-sse-rs quiet since')
 let kNodeTimeout
 
 /**
- * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
- * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client.
+ * The writer for one hub. `conns` maps ids to connections; `removeConn(conn, reason)` forgets
+ * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client;
+ * `onBatchDone()` runs once the outermost batch is written and settled.
  */
-function createWriter({ hub, conns, removeConn, onDrop }) {
+function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   /** The batch being written, if any: { data, index, bodies, i, start }. */
   let inflight = null
   /** Nesting of flushes (a write can run app code that flushes again). */
@@ -64,11 +65,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       this.end = typeof res.end === 'function' ? res.end : null
       const prev = res[kConn]
       if (prev !== undefined) {
-        // The same response added again: keep its own write/end, not our wrappers.
+        // Added again after its client was removed (a stub in a unit test): its own
+        // write/end, not our wrappers. (While that client is registered, add refuses.)
         if (this.write === wrappedWrite) this.write = prev.write
         if (this.end === wrappedEnd) this.end = prev.end
-        /** The connection added before on the same response (removed with this one on 'close'). */
-        this.prev = prev
       }
       /** How this client's turns reach its socket (see `route`). */
       this.path = PATH_RES
@@ -282,9 +282,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     return Object.getPrototypeOf(this).reset.apply(this, arguments)
   }
 
-  /** 'close' or 'prefinish' of a response (`this`): removes its connection(s). */
+  /** 'close' or 'prefinish' of a response (`this`): removes its connection. */
   function onClose() {
-    for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
+    const conn = this[kConn]
+    if (conn !== undefined) removeConn(conn)
   }
 
   /** The live connection whose response a socket (`this`) is carrying, if any. */
@@ -492,7 +493,13 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     } finally {
       depth--
     }
-    if (depth === 0 && failed.length > 0) settle()
+    if (depth === 0) {
+      try {
+        if (failed.length > 0) settle()
+      } finally {
+        onBatchDone()
+      }
+    }
   }
 
   /**
@@ -532,7 +539,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (!conn.live() || failed.some((f) => f[0] === conn)) return
     failed.push([conn, info])
     // Out of the registry at once: nothing more is queued for it.
-    removeConn(conn)
+    removeConn(conn, info === null ? 'closed' : 'dropped')
   }
 
   /** Destroys every failed client's response, then tells the app (listeners last). */
@@ -592,7 +599,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /**
    * `sse.remove`: writes what was queued for the client (as 0.0.3 had written each frame
-   * at once), then forgets it. A response that throws is dropped as in a batch.
+   * at once), then forgets it (a 'remove' with reason 'removed'). A response that throws
+   * is dropped as in a batch ('drop', then 'remove' with reason 'dropped').
    */
   function release(conn) {
     if (!conn.live()) return false
@@ -600,14 +608,36 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       flushNow(conn)
       if (conn.path === PATH_RES && typeof conn.res.flush === 'function') conn.res.flush()
     } catch (error) {
-      fail(conn, { reason: 'error', error })
-      if (depth === 0) settle()
+      depth++
+      try {
+        fail(conn, { reason: 'error', error })
+      } finally {
+        depth--
+      }
+      if (depth === 0) {
+        try {
+          settle()
+        } finally {
+          onBatchDone()
+        }
+      }
       return true
     }
-    return removeConn(conn)
+    return removeConn(conn, 'removed')
   }
 
-  return { Connection, onWake, flushAll, flushNow, release, queued }
+  /** Whether a batch is being written (removals then wait for `onBatchDone`). */
+  function busy() {
+    return depth > 0
+  }
+
+  /** The registered connection of a response, if any. */
+  function addedWith(res) {
+    const conn = res[kConn]
+    return conn !== undefined && conn.live() ? conn : undefined
+  }
+
+  return { Connection, onWake, flushAll, flushNow, release, queued, busy, addedWith }
 }
 
 module.exports = { createWriter }
