@@ -1,6 +1,8 @@
 // ESM entry: the same instance as require('simple-sse-rs'), so both share one registry.
 // Keep the named exports in step with index.d.mts.
-import sse from './index.js'
+import { createRequire } from 'node:module'
+
+const sse = createRequire(import.meta.url)('./index.js')
 
 export default sse
 export const {
