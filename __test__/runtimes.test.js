@@ -2,8 +2,8 @@
 // Other runtimes and Node.js versions (scripts/runtimes.js fetches each, pinned, from npm):
 // the API suite under Node.js 18, 22, 24 and 26 (this run's Node.js is the 20 of the
 // machine), under Bun (`bun test` runs node:test suites) and under Deno (`deno test` runs
-// them too); and a program that imports index.mjs by path, serves one SSE client and
-// prints what it got, under Deno and Bun. Skips naming what to fetch, except under CI
+// them too), and on the linux-x64-musl build under a musl Bun; and a program that imports
+// index.mjs by path, serves one SSE client and prints what it got, under Deno and Bun. Skips naming what to fetch, except under CI
 // (where a missing runtime is fetched).
 
 const test = require('node:test')
@@ -12,7 +12,7 @@ const os = require('node:os')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { root, ci, hostPlatform, skipUnless, ownRunEnv } = require('./fixtures/targets')
+const { root, ci, built, hostPlatform, skipUnless, ownRunEnv } = require('./fixtures/targets')
 const { assertTapPassed } = require('./fixtures/rel-helpers')
 const runtimes = require('../scripts/runtimes')
 
@@ -55,11 +55,33 @@ for (const name of ['node18', 'node22', 'node24', 'node26']) {
 const bun = runtime('bun')
 test('the API suite passes under Bun (bun test)', { skip: bun.skip, timeout: 300000 }, async () => {
   const { code, out } = await run(bun.exe, ['test', API])
+  assertBunPassed(code, out)
+})
+
+/** The checks of a `bun test` run's output. */
+function assertBunPassed(code, out) {
   const count = (word) => Number((out.match(new RegExp(`^\\s*(\\d+) ${word}$`, 'm')) || [])[1])
   assert.deepEqual(out.split('\n').filter((l) => /^\(fail\)/.test(l)), [], out.slice(-4000))
   assert.equal(code, 0, out.slice(-4000))
   assert.equal(count('fail'), 0, out.slice(-4000))
   assert.ok(count('pass') >= MIN_PASS, `the suite ran (${count('pass')} passed)\n${out.slice(-4000)}`)
+}
+
+// musl: a musl-linked Bun on Debian trixie's musl loader (scripts/musl-root.sh) loads the
+// linux-x64-musl build (npm/linux-x64-musl/).
+const bunMusl = runtime('bun-musl')
+const muslRoot = path.join(root, '.cache', 'musl-root')
+const muslLacks = []
+if (!bunMusl.exe) muslLacks.push('a musl Bun (node scripts/runtimes.js bun-musl)')
+if (!fs.existsSync(path.join(muslRoot, 'lib', 'libstdc++.so.6'))) muslLacks.push('a musl loader and libstdc++ (bash scripts/musl-root.sh)')
+if (!built('linux-x64-musl')) muslLacks.push('the musl build (npm run build:targets linux-x64-musl)')
+test('the API suite passes on the linux-x64-musl build under a musl Bun', { skip: skipUnless(muslLacks.length === 0, `needs ${muslLacks.join(', ')}`), timeout: 300000 }, async () => {
+  const loader = [path.join(muslRoot, 'usr', 'lib', 'x86_64-linux-musl', 'libc.so'), '--library-path', path.join(muslRoot, 'lib'), bunMusl.exe]
+  const probe = await run(loader[0], [...loader.slice(1), '-e', "console.log(require('.').binding)"])
+  assert.equal(probe.code, 0, probe.out)
+  assert.equal(probe.out.trim(), 'linux-x64-musl')
+  const { code, out } = await run(loader[0], [...loader.slice(1), 'test', API])
+  assertBunPassed(code, out)
 })
 
 const deno = runtime('deno')
