@@ -1,7 +1,7 @@
 // ESM entry: the same instance as require('simple-sse-rs'), so both share one registry.
 // Keep the named exports in step with index.d.mts.
 // Through createRequire, not `import sse from './index.js'`: Deno reads a .js file outside
-// node_modules as an ES module (no default export then). Bundlers trace this form too.
+// node_modules as an ES module (no default export then).
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
