@@ -2,8 +2,9 @@
 //! outbox, unframed, until the response body's stream pulls them.
 //!
 //! A pulled client waits for a pull (`wait_for_pull`) whenever its stream has not asked
-//! for more: it is paused, so what waits counts against `maxPendingBytes` exactly as what
-//! a socket refused (and passing it drops the client with `'drop'`). `pull` takes what
+//! for more: it is paused and backlogged, so the slow-reader rule (`limits.rs`) judges
+//! what piles up exactly as behind what a socket refused (passing `maxPendingBytes`, or a
+//! stream that takes nothing for the stall limit, drops the client with `'drop'`). `pull` takes what
 //! waits, or, when nothing does, lets the next frame wake JS, which hands it to the
 //! stream from the batch and makes the client wait for a pull again. No HTTP chunk
 //! framing: the runtime frames the body.
@@ -26,9 +27,10 @@ pub enum Pulled {
     Waiting { wake: bool },
 }
 
-/// The client's stream has what it asked for: its next frames wait (judged by the limit).
-pub fn wait_for_pull(_out: &mut Delivery, _id: u32, outbox: &mut Outbox) {
-    Delivery::pause_holding(outbox, 0);
+/// The client's stream has what it asked for: its next frames wait, and the slow-reader
+/// rule (`limits.rs`) judges what piles up until the next pull (its backlog starts here).
+pub fn wait_for_pull(out: &mut Delivery, id: u32, outbox: &mut Outbox) {
+    out.refused(id, outbox, 0, true);
 }
 
 /// Takes a pulled client's waiting bytes, or un-pauses it when there are none (or when
