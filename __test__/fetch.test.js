@@ -58,8 +58,13 @@ afterEach(() => {
 })
 
 test('add(request) returns the client; its res is a 200 Response with the SSE headers', () => {
+  const added = []
+  sse.on('add', (c) => added.push(c))
   const client = sse.add(request())
   assert.equal(sse.clients[0], client)
+  assert.deepEqual(added, [client])
+  assert.equal(client.kind, 'fetch')
+  assert.equal(client.detached, false)
   assert.ok(client.res instanceof Response)
   assert.equal(client.res.status, 200)
   assert.deepEqual(Object.fromEntries(client.res.headers), {
@@ -179,8 +184,12 @@ test('the client is removed when the request signal aborts; its body ends', asyn
   const body = reader(client.res)
   sse.send(client, 'hi')
   await body.until('data: hi\n\n')
+  const removed = []
+  sse.on('remove', (c, info) => removed.push([c, info.reason]))
   ac.abort()
   assert.deepEqual(sse.clients, [])
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(removed, [[client, 'closed']])
   assert.equal(sse.stats().clients, 0)
   await body.end()
   assert.equal(body.done, true)
