@@ -6,12 +6,15 @@
 
 const { EventEmitter } = require('node:events')
 const { Socket } = require('node:net')
+const { inspect } = require('node:util')
 
 const native = require('./lib/binding')
-const { describe, show, warnOnce, isMissing, isIgnoredRoom, warnIgnoredRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
+const { describe, show, warnOnce, isMissing, isIgnoredRoom, warnIgnoredRoom, checkRoom, message, checkRetry, checkHeartbeat, checkMaxPendingBytes } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
-const { createReplays } = require('./lib/replay')
+const { createReplays, lastEventIdOf } = require('./lib/replay')
+const { createFetch } = require('./lib/fetch')
+const { createLifecycle } = require('./lib/lifecycle')
 
 const sse = new EventEmitter()
 /** Live clients in add order (`sse.clients`). */
@@ -30,6 +33,14 @@ const writer = createWriter({
   onDrop(conn, info) {
     sse.emit('drop', conn.client, info)
   },
+  onBatchDone: () => lifecycle.batchDone(),
+})
+const lifecycle = createLifecycle(sse, writer.busy)
+
+const fetchApi = createFetch({
+  hub,
+  removeConn,
+  isLive: (conn) => conns.get(conn.client.id) === conn,
 })
 const replays = createReplays({
   hub,
@@ -91,27 +102,68 @@ function setRooms(rooms) {
  */
 const ROOMS = Object.freeze({ get: getRooms, set: setRooms, enumerable: true })
 
+/** What `util.inspect` shows for a client: its own keys, with the rooms' values. */
+const InspectedClient = class Client {}
+
 class Client {
   constructor(id, res) {
     this.id = id
     Object.defineProperty(this, 'rooms', ROOMS)
     this.res = res
   }
+
+  /**
+   * Which kind of client this is (the types' discriminant; a getter, so a client's own
+   * keys stay `id`, `rooms`, `res`): `'node'` for a Node.js response, `'fetch'` for a
+   * Fetch API `Response`, `'detached'` once Rust owns the connection (`res` is null).
+   */
+  get kind() {
+    const res = this.res
+    return res === null ? 'detached' : typeof res.writeHead === 'function' ? 'node' : 'fetch'
+  }
+
+  /** Whether Rust owns the connection (Node's request and response are released). */
+  get detached() {
+    return this.res === null
+  }
+
+  /** `console.log(client)`: `Client { id, rooms: [...], res }`, not `rooms: [Getter/Setter]`. */
+  [inspect.custom](depth, options, inspectValue) {
+    if (depth < 0) return options.stylize(`[Client ${this.id}]`, 'special')
+    const shown = new InspectedClient()
+    shown.id = this.id
+    shown.rooms = this.rooms
+    shown.res = this.res
+    // Inspected afresh, with the levels left at this one.
+    return (inspectValue || inspect)(shown, { ...options, depth })
+  }
 }
 
 function add(req, res) {
+  // A Fetch API Request (Hono, Next.js, Bun, Deno): the client's res is a Response.
+  if (res === undefined && fetchApi.isRequest(req)) return addFetch(req)
   if (req === null || typeof req !== 'object') {
     throw new TypeError(`req must be the HTTP request, got ${describe(req)}`)
   }
   if (res === null || typeof res !== 'object' || typeof res.writeHead !== 'function') {
     throw new TypeError('res must be the HTTP response (an object with writeHead)')
   }
+  const before = writer.addedWith(res)
+  if (before !== undefined) {
+    throw new TypeError(
+      `res was already added (client ${before.client.id}): a response carries one event stream`,
+    )
+  }
+  // Proxies (nginx, and those that honour it) pass the stream on at once instead of
+  // buffering it. Set apart, so writeHead gets exactly the headers simple-sse 0.0.3 passed;
+  // and first, so a response whose headers already went out throws before anything is registered.
+  if (typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
   const id = hub.add()
   const client = new Client(id, res)
   const conn = new writer.Connection(client, res)
   conns.set(id, conn)
   clientList.add(client)
-  replays.onAdd(conn, req)
+  replays.onAdd(conn, lastEventIdOf(req))
 
   turnTimeoutOff(req.socket)
 
@@ -133,6 +185,22 @@ function add(req, res) {
   conn.route()
 
   startHeartbeat()
+  lifecycle.added(client)
+  return client
+}
+
+/** `add(request)`: a client whose frames stream as the body of `client.res`, a Response. */
+function addFetch(request) {
+  const id = hub.add()
+  const client = new Client(id, null)
+  const conn = new fetchApi.Connection(client, request)
+  conns.set(id, conn)
+  clientList.add(client)
+  replays.onAdd(conn, fetchApi.lastEventIdOf(request))
+  lifecycle.added(client)
+  // Removal when the request aborts (at once if it already has).
+  fetchApi.attach(conn)
+  startHeartbeat()
   return client
 }
 
@@ -147,7 +215,8 @@ function turnTimeoutOff(socket) {
   else if (socket.timeout) socket.setTimeout(0)
 }
 
-function removeConn(conn) {
+/** Forgets a connection; `reason` is the 'remove' event's (closed, removed, dropped, shutdown). */
+function removeConn(conn, reason = 'closed') {
   const id = conn.client.id
   if (conns.get(id) !== conn) return false
   conns.delete(id)
@@ -156,6 +225,7 @@ function removeConn(conn) {
   clientList.remove(conn.client)
   conn.detach()
   if (conns.size === 0) stopHeartbeat()
+  lifecycle.removed(conn.client, reason)
   return true
 }
 
@@ -290,6 +360,7 @@ function setRetry(client, retry) {
 }
 
 function sendHeartbeat() {
+  fetchApi.tick()
   hub.heartbeat()
   writer.queued()
   if (syncConns.size !== 0) eachSync(writeSync)
@@ -317,6 +388,10 @@ function stopHeartbeat() {
 // ---- lifecycle and observability ---------------------------------------------
 
 function close() {
+  lifecycle.shutdown(closeAll)
+}
+
+function closeAll() {
   stopHeartbeat()
   let thrown = null
   for (const conn of Array.from(conns.values())) {
@@ -430,7 +505,9 @@ Object.defineProperties(sse, {
     enumerable: true,
     get: () => heartbeatMs,
     set(value) {
-      heartbeatMs = checkHeartbeat(value)
+      const ms = checkHeartbeat(value)
+      if (ms === null) return
+      heartbeatMs = ms
       stopHeartbeat()
       startHeartbeat()
     },
@@ -457,10 +534,7 @@ Object.defineProperties(sse, {
     enumerable: true,
     get: () => hub.maxPendingBytes,
     set(bytes) {
-      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new RangeError(`maxPendingBytes must be a whole number of bytes >= 1, got ${String(bytes)}`)
-      }
-      hub.maxPendingBytes = bytes
+      hub.maxPendingBytes = checkMaxPendingBytes(bytes)
     },
   },
 })

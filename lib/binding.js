@@ -1,20 +1,45 @@
 'use strict'
 // Finds and loads the Rust core, the way napi-rs packages do:
 //   1. a local build (a development checkout): next to index.js (`npm run build`) or in
-//      npm/<platform>/ (`npm run build:targets`);
+//      npm/<platform>/ (`npm run build:targets`); on Windows x64, after the MSVC build, the
+//      MinGW build in npm/win32-x64-gnu/ (built here for the tests under wine; not published);
 //   2. the prebuilt platform package npm installed (an optionalDependency);
 //   3. the WASI build (local, then the simple-sse-rs-wasm32-wasi package);
 // else one error naming the platform, what was tried and what to do.
 // NAPI_RS_FORCE_WASI=1 skips 1 and 2. NAPI_RS_NATIVE_LIBRARY_PATH (a .node or
 // .wasi.cjs file) is tried before everything else.
 // Exports the addon's exports plus `binding`: which build loaded ('linux-x64-gnu', 'wasm32-wasi', …).
+// Bundled (Next.js route handlers: webpack or Turbopack), every require here is left to
+// Node at run time (see nodeRequire), so `next build` needs no configuration.
 
 const fs = require('node:fs')
 const path = require('node:path')
 
+/* global __non_webpack_require__ */
+/**
+ * Node's own require, even inside a bundle: webpack compiles `__non_webpack_require__` to
+ * the bundle's own `require` (which resolves packages from its folder upward: the app's
+ * node_modules), and Turbopack leaves a require marked `turbopackIgnore` to Node. Bundlers
+ * cannot follow these requests (computed at run time), and must not: a `.node` file is
+ * loaded by Node, not bundled.
+ */
+const nodeRequire = typeof __non_webpack_require__ === 'function' ? __non_webpack_require__ : require
+
+/** Whether this file runs from a bundle (its own path is not where it says it is). */
+function bundled() {
+  if (typeof __non_webpack_require__ === 'function') return true
+  try {
+    return !fs.existsSync(__filename)
+  } catch {
+    return false
+  }
+}
+
 const root = path.join(__dirname, '..')
 const NAME = 'simple-sse-rs'
 const WASI = 'wasm32-wasi'
+/** The MinGW build of Windows x64 (`npm run build:targets win32-x64-gnu`): local only, for tests. */
+const WIN_GNU = 'win32-x64-gnu'
 /** Platforms with a prebuilt package (package.json optionalDependencies). */
 const SUPPORTED = [
   'linux-x64-gnu',
@@ -63,7 +88,7 @@ function detectPlatform() {
  * another version of the package (a stale local build, a mismatched platform package):
  * loading it would fail later and less clearly (a socket closing would throw).
  */
-const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'idleMs', 'pause', 'resume', 'holdForReplay', 'startReplay', 'takeGaps']
+const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'idleMs', 'pause', 'resume', 'holdForReplay', 'startReplay', 'takeGaps', 'waitForPull', 'pull']
 
 /** The first needed Hub method `exports` lacks, or null. */
 function missingMethod(exports) {
@@ -102,7 +127,7 @@ function load() {
       return null
     }
     try {
-      const exports = require(request)
+      const exports = nodeRequire(/* webpackIgnore: true */ /* turbopackIgnore: true */ request)
       const missing = missingMethod(exports)
       if (missing !== null) {
         tried.push(`${what}: from another version of ${NAME} (no Hub.${missing}); install the same version as ${NAME} itself`)
@@ -131,6 +156,12 @@ function load() {
     }
     const got = attempt(`package ${NAME}-${platform}`, platform, `${NAME}-${platform}`)
     if (got) return got
+    // (Only in a checkout that built it: the published package has no npm/ folder.)
+    const gnu = path.join(root, 'npm', WIN_GNU, `${NAME}.${WIN_GNU}.node`)
+    if (platform === 'win32-x64-msvc' && fs.existsSync(gnu)) {
+      const got = attempt(gnu, WIN_GNU, gnu)
+      if (got) return got
+    }
   } else {
     tried.push(`the native addon for ${platform}: skipped (NAPI_RS_FORCE_WASI is set)`)
   }
@@ -150,6 +181,12 @@ function load() {
       ...tried.map((t) => `  - ${t}`),
       `Prebuilt packages exist for: ${SUPPORTED.join(', ')}; the WASI build (${NAME}-${WASI}) runs on any other platform with Node.js >= 20.19.`,
       'What to do:',
+      ...(bundled()
+        ? [
+            `  - ${NAME} runs from a bundle here (${__filename}), where the loader cannot find its addon: leave`,
+            `    ${NAME} out of the bundle (an external) — Next.js: serverExternalPackages: ['${NAME}'] in next.config.`,
+          ]
+        : []),
       ...(SUPPORTED.includes(platform)
         ? [
             `  - npm installs the package for this platform (${NAME}-${platform}) from optionalDependencies:`,

@@ -47,13 +47,12 @@ function createReplays({ hub, conns, emitGap }) {
   let replayed = false
 
   /**
-   * Right after `add`: a client that sent one of our event ids is held from live
+   * Right after `add`, with the `Last-Event-ID` it sent (or null): a client that sent one of our event ids is held from live
    * broadcasts, and its replay starts when its window ends: `windowMs` after `add`
    * (0: at the end of the turn it was added in). Whatever it is sent meanwhile with
    * `send`/`setRetry`, and what the app writes itself, goes out at once.
    */
-  function onAdd(conn, req) {
-    const last = lastEventIdOf(req)
+  function onAdd(conn, last) {
     if (last === null || !hub.holdForReplay(conn.client.id, last)) return
     replayed = true
     if (windowMs === 0) {

@@ -35,6 +35,11 @@ pub const NO_BODY: u32 = crate::delivery::NO_BODY;
 #[napi]
 pub const DIRECT: bool = direct::SUPPORTED;
 
+/// The most bytes a batch hands over at once for a direct or framed client: a framed
+/// client handed this much may have more waiting, and stays paused until `resume`.
+#[napi]
+pub const STEP: u32 = crate::limits::STEP as u32;
+
 /// What one `drain()` returns: bytes for the clients Rust did not write itself.
 #[napi(object)]
 pub struct Batch {
@@ -144,7 +149,7 @@ impl Hub {
     }
 
     /// After queuing from JS: wake the JS side if needed, holding the loop until it drains.
-    fn woke(&self, env: &Env, wake: bool) {
+    pub(crate) fn woke(&self, env: &Env, wake: bool) {
         if wake {
             self.shared.wake();
             self.shared.hold(env);
@@ -176,7 +181,7 @@ impl Hub {
         } = &mut *st;
         match reg.remove(id) {
             Some(mut outbox) => {
-                out.removed(&mut outbox);
+                out.removed(id, &mut outbox);
                 replays.removed(id);
                 true
             }
@@ -301,14 +306,16 @@ impl Hub {
         Some(out.take(outbox).into())
     }
 
-    /// One batch of everything pending, or null when nothing is.
+    /// One batch of everything pending, or null when nothing is. `midTurn` true: a loop
+    /// piling up is written out before the end of its turn (a socket refusing then is
+    /// judged only from the end of the turn on).
     #[napi(catch_unwind)]
-    pub fn drain(&self, env: Env) -> Option<Batch> {
+    pub fn drain(&self, env: Env, mid_turn: Option<bool>) -> Option<Batch> {
         self.shared.draining();
         self.shared.release(&env);
         let (batch, again, fetches) = {
             let mut st = self.shared.state.lock();
-            let (batch, again) = st.flush();
+            let (batch, again) = st.flush(mid_turn != Some(true));
             (batch, again, st.replays.take_fetches())
         };
         self.fetch_pages(fetches);
@@ -390,28 +397,46 @@ impl Hub {
         }
     }
 
-    /// The client's socket refused bytes (`held` of them wait in Node): keep its frames
-    /// queued until `resume`; they count against `maxPendingBytes`.
+    /// Node holds `held` bytes for the client's socket: keep its frames queued until
+    /// `resume`. When `held` > 0 the socket refused them, and the slow-reader rule
+    /// (`limits.rs`) judges the client from the end of this turn on (`midTurn` true: a
+    /// loop piling up, whose turn has not ended yet).
     #[napi(catch_unwind)]
-    pub fn pause(&self, id: u32, held: Option<f64>) {
-        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0);
-            Delivery::pause_holding(outbox, held as usize);
+    pub fn pause(&self, id: u32, held: Option<f64>, mid_turn: Option<bool>) {
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        if let Some(outbox) = reg.get_mut(id) {
+            let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0) as usize;
+            if held > 0 {
+                out.refused(id, outbox, held, mid_turn != Some(true));
+            } else {
+                Delivery::pause_holding(outbox, 0);
+            }
         }
     }
 
+    /// Node has written everything it held for the client (its socket took it): write
+    /// what waits in Rust. Returns whether the client is still backlogged (judged by the
+    /// slow-reader rule): while it is, JS reports each time Node has written what it was
+    /// handed, so that its progress is seen and its backlog ends once it has caught up.
     #[napi(catch_unwind)]
-    pub fn resume(&self, env: Env, id: u32) {
-        let wake = {
+    pub fn resume(&self, env: Env, id: u32) -> bool {
+        let (wake, backlogged) = {
             let mut st = self.shared.state.lock();
             let State {
                 reg, out, replays, ..
             } = &mut *st;
-            // A replay moves on once its socket took what it was given.
-            reg.get_mut(id)
-                .is_some_and(|outbox| out.resume(id, outbox) | replays.make_ready(id))
+            match reg.get_mut(id) {
+                // A replay moves on once its socket took what it was given.
+                Some(outbox) => (
+                    out.resume(id, outbox) | replays.make_ready(id),
+                    outbox.is_backlogged(),
+                ),
+                None => (false, false),
+            }
         };
         self.woke(&env, wake);
+        backlogged
     }
 
     #[napi(catch_unwind, getter)]

@@ -1,7 +1,8 @@
 //! simple-sse-rs: the Rust core of a drop-in replacement for the npm package `simple-sse`.
 //!
 //! Layers, each importing only those below it:
-//! - `hub` (+ `hub_redis`): the napi surface that `index.js` drives;
+//! - `hub` (+ `hub_redis`, `pull`): the napi surface that `index.js` drives (`pull`:
+//!   Fetch API clients, whose frames wait until their stream pulls them);
 //! - `redis`: broadcasts shared between processes (`redis/task.rs` pub/sub,
 //!   `redis/stream.rs` the Redis Stream, `redis/message.rs` the wire format);
 //!   not in the WASI build;
@@ -9,7 +10,8 @@
 //!   history, the wake-up);
 //! - `replay`: `Last-Event-ID` replays, a cursor per client moved as its socket drains;
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
-//! - `delivery`: per-client pending bytes, limits, backpressure and batches;
+//! - `delivery`: per-client pending bytes, backpressure and batches;
+//! - `limits`: the slow-reader rule (when a client whose socket refused bytes is dropped);
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
 //! - `room`: room names as keys (JavaScript strings exactly, numbers) and from/to JS;
@@ -22,6 +24,8 @@ pub mod frame;
 pub mod history;
 pub mod hub;
 mod hub_redis;
+pub mod limits;
+pub mod pull;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;

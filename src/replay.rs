@@ -416,7 +416,7 @@ mod tests {
         let c = st.reg.add(Outbox::default()).expect("id");
         let State { reg, replays, .. } = &mut st;
         replays.hold(c, reg.get_mut(c).expect("client"), id(0, 1), "0-1", true);
-        assert!(st.flush().0.is_empty(), "the window: nothing yet");
+        assert!(st.flush(true).0.is_empty(), "the window: nothing yet");
         assert!(
             st.replays.take_fetches().is_empty(),
             "no page before the window ends"
@@ -425,7 +425,7 @@ mod tests {
             replays, history, ..
         } = &mut st;
         assert!(replays.start(c, history));
-        let (batch, again) = st.flush();
+        let (batch, again) = st.flush(true);
         assert!(batch.is_empty() && !again, "waiting for the first page");
         assert_eq!(st.replays.take_fetches(), vec![(c, id(0, 1), true)]);
         // A full page: one step of it goes, the next page is asked for half-way.
@@ -433,7 +433,7 @@ mod tests {
             replays, history, ..
         } = &mut st;
         assert!(replays.page_arrived(c, history, Some(page(1, PAGE as u64, &all)), None));
-        let (batch, again) = st.flush();
+        let (batch, again) = st.flush(true);
         let sent = bytes(&batch).matches("id: ").count();
         assert!(sent > 0 && sent < PAGE, "one step: {sent}");
         assert!(again, "the page goes on");
@@ -453,7 +453,7 @@ mod tests {
         replays.page_arrived(c, history, Some(page(PAGE as u64 + 1, 3, &all)), None);
         let mut text = bytes(&batch);
         loop {
-            let (batch, again) = st.flush();
+            let (batch, again) = st.flush(true);
             text.push_str(&bytes(&batch));
             if !again {
                 break;
@@ -485,13 +485,13 @@ mod tests {
             replays, history, ..
         } = &mut st;
         replays.start(c, history);
-        st.flush();
+        st.flush(true);
         assert_eq!(st.replays.take_fetches().len(), 1);
         let State {
             replays, history, ..
         } = &mut st;
         assert!(replays.page_arrived(c, history, None, None));
-        st.flush();
+        st.flush(true);
         let gaps = st.replays.take_gaps();
         assert_eq!(gaps.len(), 1, "5-0 is older than this history");
         assert_eq!(

@@ -83,7 +83,8 @@ impl State {
     /// One batch of everything pending: the replays' next steps first (see `replay.rs`),
     /// then every client's bytes. The second value is true when JS must run again
     /// (replays that go on, or gaps to report).
-    pub fn flush(&mut self) -> (crate::delivery::Batch, bool) {
+    /// `end_of_turn`: see `Delivery::flush_turn`.
+    pub fn flush(&mut self, end_of_turn: bool) -> (crate::delivery::Batch, bool) {
         let State {
             reg,
             out,
@@ -91,7 +92,7 @@ impl State {
             replays,
         } = self;
         let moved = replays.fill(reg, out, history);
-        let batch = out.flush(reg);
+        let batch = out.flush_turn(reg, end_of_turn);
         let again = replays.after_flush(reg, moved);
         (batch, again)
     }
@@ -220,7 +221,7 @@ mod tests {
     fn replayed(st: &mut State) -> Vec<u8> {
         let mut got = Vec::new();
         loop {
-            let (batch, again) = st.flush();
+            let (batch, again) = st.flush(true);
             let mut start = 0;
             for part in batch.index.chunks(4) {
                 let end = part[1] as usize;
@@ -257,12 +258,15 @@ mod tests {
         );
         // Held: a live broadcast does not reach it (the cursor brings it).
         let live = st.broadcast(&all, b"live").id.expect("id");
-        assert!(st.flush().0.is_empty(), "nothing before the window ends");
+        assert!(
+            st.flush(true).0.is_empty(),
+            "nothing before the window ends"
+        );
         let State {
             replays, history, ..
         } = &mut st;
         assert!(replays.start(c, history));
-        let (batch, again) = st.flush();
+        let (batch, again) = st.flush(true);
         assert!(again, "more to come");
         let step = batch.data.len() + batch.bodies.iter().map(|b| b.len()).sum::<usize>();
         let first_step = String::from_utf8(batch.data.clone()).expect("utf-8");
