@@ -154,8 +154,14 @@ test('what waits unpulled counts against maxPendingBytes: passing it drops the c
   assert.equal(await reader(slow.res).end(), '')
 })
 
-test('Last-Event-ID (header or ?lastEventId=) replays the missed broadcasts before anything new', async () => {
+test('Last-Event-ID (header or ?lastEventId=) replays the missed broadcasts in id order; a send goes at once', async (t) => {
   sse.history = 10
+  // The replay starts at the end of the add turn (the default window's timer is unref'd,
+  // and no server holds this test's event loop).
+  sse.replayWindow = 0
+  t.after(() => {
+    sse.replayWindow = 500
+  })
   const first = sse.add(request())
   sse.join(first, 'r')
   const r1 = reader(first.res)
@@ -173,8 +179,9 @@ test('Last-Event-ID (header or ?lastEventId=) replays the missed broadcasts befo
     sse.join(again, 'r')
     sse.send(again, 'welcome', 'back')
     const body = reader(again.res)
-    const text = await body.until('data: back\n\n')
-    assert.match(text, /^id: \S+\ndata: two\n\nid: \S+\ndata: three\n\nevent: welcome\ndata: back\n\n$/)
+    // A send goes out at once (no id, not kept); the replay follows in id order.
+    const text = await body.until('data: three\n\n')
+    assert.match(text, /^event: welcome\ndata: back\n\nid: \S+\ndata: two\n\nid: \S+\ndata: three\n\n$/)
   }
 })
 
