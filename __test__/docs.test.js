@@ -31,9 +31,9 @@ const TSC = path.join(root, 'node_modules', '.bin', 'tsc')
 const RUN = new Set(['js', 'cjs', 'mjs', 'ts'])
 // Samples for another runtime, and the test that runs them.
 const RUNNERS = {
-  bun: '__test__/fetch.test.js (Bun)',
-  deno: '__test__/fetch.test.js (Deno)',
-  next: '__test__/fetch.test.js (Next.js)',
+  bun: '__test__/fetch-bun.test.js',
+  deno: '__test__/fetch-deno.test.js',
+  next: 'the Next.js test of the Fetch API suites (__test__/fetch-*.test.js)',
 }
 
 // Pages that other work in progress writes (the links to them are in place already).
