@@ -8,6 +8,7 @@
 //    `/events…` path in its code (`:param` segments filled in) with 200, the SSE headers and
 //    a first frame (a server sample sends something on connect: an event or a retry).
 //    Then the test kills it. A sample that starts no server must exit with code 0.
+//    Either way it must write nothing to stderr (no error, no warning).
 //  - A sample that calls useRedis gets REDIS_URL of a private redis-server; without
 //    redis-server installed it is skipped (never under CI: apt-get install redis-server).
 //  - Blocks whose info string names another runtime (```js bun, ```ts deno, ```ts next)
@@ -147,8 +148,12 @@ async function runSample(t, block, file) {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   let output = ''
+  let stderr = ''
   child.stdout.on('data', (d) => (output += d))
-  child.stderr.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => {
+    output += d
+    stderr += d
+  })
   const exited = once(child, 'exit')
   const listening = new Promise((resolve) => child.on('message', (m) => m && m.listening && resolve(m.listening)))
   t.after(async () => {
@@ -165,6 +170,7 @@ async function runSample(t, block, file) {
   )
   if (!('port' in first)) {
     assert.deepEqual({ code: first.code, signal: first.signal }, { code: 0, signal: null }, `exit status; output:\n${output}`)
+    assert.equal(stderr, '', 'a sample writes no error or warning')
     return
   }
 
@@ -186,6 +192,7 @@ async function runSample(t, block, file) {
   child.kill('SIGTERM')
   const [, signal] = await exited
   assert.equal(signal, 'SIGTERM', `output:\n${output}`)
+  assert.equal(stderr, '', 'a sample writes no error or warning')
 }
 
 describe('documentation samples', () => {
