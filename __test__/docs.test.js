@@ -86,7 +86,11 @@ function anchorsOf(file) {
   return anchors
 }
 
-/** Relative links of a Markdown file (outside code): { file, target, anchor }. */
+// README.md links to docs/ by absolute URL (it is also the npm registry's page, where the
+// tarball has no docs/): links into this repository's main branch are checked as local paths.
+const REPO_BLOB = 'https://github.com/simple-sse-rs/simple-sse-rs/blob/main/'
+
+/** Relative links (and links into this repository) of a Markdown file, outside code: { file, target, anchor }. */
 function linksOf(file) {
   const text = fs
     .readFileSync(file, 'utf8')
@@ -94,9 +98,11 @@ function linksOf(file) {
     .replace(/`[^`\n]*`/g, '')
   const links = []
   for (const [, href] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-    if (/^[a-z]+:/i.test(href)) continue
-    const [target, anchor = null] = href.split('#')
-    links.push({ file, target: target === '' ? file : path.resolve(path.dirname(file), target), anchor, href })
+    const inRepo = href.startsWith(REPO_BLOB)
+    if (!inRepo && /^[a-z]+:/i.test(href)) continue
+    const [target, anchor = null] = (inRepo ? href.slice(REPO_BLOB.length) : href).split('#')
+    const base = inRepo ? root : path.dirname(file)
+    links.push({ file, target: target === '' ? file : path.resolve(base, target), anchor, href })
   }
   return links
 }
