@@ -161,6 +161,8 @@ async function measure(server, clients, sc) {
     cpuMs: stopped.cpuMs,
     userMs: stopped.userMs,
     systemMs: stopped.systemMs,
+    loopP99Ms: stopped.loopP99Ms,
+    loopMaxMs: stopped.loopMaxMs,
     wallMs: (settled.doneUs - startUs) / 1000,
     issuedMs: issued.issuedMs,
     events: tally.expected,
@@ -181,7 +183,7 @@ function median(values) {
 /** The median of each figure over the repetitions; lost/extra events are summed. */
 function summarize(runs) {
   const out = { reps: runs.length, cpuMsRuns: runs.map((r) => round(r.cpuMs)) }
-  for (const key of ['cpuMs', 'userMs', 'systemMs', 'wallMs', 'issuedMs', 'p50Ms', 'p99Ms']) {
+  for (const key of ['cpuMs', 'userMs', 'systemMs', 'loopP99Ms', 'loopMaxMs', 'wallMs', 'issuedMs', 'p50Ms', 'p99Ms']) {
     out[key] = round(median(runs.map((r) => r[key])))
   }
   for (const key of ['events', 'missing', 'extra', 'churned', 'unflushed']) {
@@ -252,7 +254,7 @@ async function runSet(lib, setName, scenarios, results) {
       results[sc.key] = summarize(runs)
       const r = results[sc.key]
       const churned = sc.churn ? `, churned ${r.churned}` : ''
-      console.log(`cpu ${r.cpuMs} ms, wall ${r.wallMs} ms, missing ${r.missing}, extra ${r.extra}${churned}`)
+      console.log(`cpu ${r.cpuMs} ms, loop delay p99 ${r.loopP99Ms} ms, wall ${r.wallMs} ms, missing ${r.missing}, extra ${r.extra}${churned}`)
     }
     load.closeAll(clients)
   } finally {
@@ -324,6 +326,7 @@ async function main() {
       reps: REPS,
       cpu: 'server process.cpuUsage() (user+system) from the first broadcast until the loader has received every expected event; median of the runs',
       wall: 'loader time from the run command until the last expected event arrived',
+      loopDelay: 'server event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution) from the first broadcast until the loader has received every expected event: p99 and max; median of the runs',
       latency: 'per event: arrival time at the loader minus the send time the server put in the payload (shared monotonic clock)',
       memory:
         `per repetition, a fresh server gets ${WARMUP} warm-up clients (one-time costs land before the first reading), then ` +

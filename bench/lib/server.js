@@ -17,8 +17,11 @@
 //                                     mode 'turn': one broadcast per event-loop turn (setImmediate),
 //                                     mode 'burst': all of them in one synchronous loop,
 //                                     mode 'paced': one per `everyMs` timer (to overlap with churn)
-//   stop                           -> { cpuMs, userMs, systemMs, unflushed, resWrites, socketWrites }
-//                                     CPU since `run` started; sent by the loader once every
+//   stop                           -> { cpuMs, userMs, systemMs, loopP99Ms, loopMaxMs, unflushed,
+//                                     resWrites, socketWrites }
+//                                     CPU and event-loop delay (perf_hooks.monitorEventLoopDelay,
+//                                     1 ms resolution: how long any other request to this server
+//                                     waited) since `run` started; sent by the loader once every
 //                                     expected event has arrived, so the CPU covers the work
 //                                     and the writes until their bytes were on the wire.
 //   exit
@@ -29,6 +32,7 @@
 const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
+const { monitorEventLoopDelay } = require('node:perf_hooks')
 
 const writes = { res: 0, socket: 0 }
 if (process.env.BENCH_COUNT_WRITES === '1') {
@@ -85,6 +89,7 @@ function serve(lib) {
   const responses = new Set()
   let added = 0
   let cpuStart = null
+  let loopDelay = null
 
   const server = http.createServer((req, res) => {
     const room = new URL(req.url, 'http://127.0.0.1').searchParams.get('room')
@@ -107,6 +112,8 @@ function serve(lib) {
       writes.socket = 0
       const started = nowUs()
       cpuStart = process.cpuUsage()
+      loopDelay = monitorEventLoopDelay({ resolution: 1 })
+      loopDelay.enable()
       if (mode === 'burst') {
         for (let seq = 0; seq < count; seq++) lib.broadcast(room, payload(run, seq, size))
         return { issuedMs: (nowUs() - started) / 1000 }
@@ -124,12 +131,15 @@ function serve(lib) {
     },
     stop() {
       const cpu = process.cpuUsage(cpuStart)
+      loopDelay.disable()
       let unflushed = 0
       for (const res of responses) if (res.writableLength > 0) unflushed++
       return {
         cpuMs: (cpu.user + cpu.system) / 1000,
         userMs: cpu.user / 1000,
         systemMs: cpu.system / 1000,
+        loopP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0,
+        loopMaxMs: loopDelay.count > 0 ? loopDelay.max / 1e6 : 0,
         unflushed,
         resWrites: writes.res,
         socketWrites: writes.socket,
