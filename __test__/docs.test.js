@@ -232,6 +232,20 @@ describe('documentation samples', () => {
     assert.deepEqual(broken, [])
   })
 
+  test('docs/benchmarks.md quotes bench/results/latest.json: its date, commit and every CPU and memory figure', () => {
+    const text = fs.readFileSync(path.join(root, 'docs', 'benchmarks.md'), 'utf8')
+    const latest = JSON.parse(fs.readFileSync(path.join(root, 'bench', 'results', 'latest.json'), 'utf8'))
+    assert.ok(text.includes(latest.date.slice(0, 10)), `the run's date ${latest.date.slice(0, 10)}`)
+    assert.ok(text.includes(latest.commit), `the run's commit ${latest.commit}`)
+    const table = text.split('\n').filter((line) => line.startsWith('| '))
+    for (const scenario of latest.scenarios) {
+      const figures = latest.libs.map((lib) => latest.results[lib][scenario.key]).filter(Boolean)
+      const cells = figures.map((r) => (r.cpuMs !== undefined ? String(Math.round(r.cpuMs)) : r.anonKB.toFixed(2)))
+      const row = table.find((line) => cells.every((cell) => line.includes(cell)))
+      assert.ok(row, `a table row with ${scenario.key}'s figures ${cells.join(', ')}`)
+    }
+  })
+
   let n = 0
   for (const block of blocks) {
     if (!RUN.has(block.lang)) continue
