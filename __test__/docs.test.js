@@ -2,7 +2,8 @@
 // Every code sample in README.md and docs/*.md runs as written. Each fenced block tagged
 // js, cjs, mjs or ts is a complete program: it is written to a temp dir (whose
 // node_modules/simple-sse-rs links to this checkout, as if installed) and run with Node.js.
-//  - ts blocks are type-checked with `tsc --strict` first, then compiled JS is run.
+//  - ts blocks are type-checked with `tsc --strict` first (module nodenext, and CommonJS
+//    with esModuleInterop), then the compiled JS is run.
 //  - A sample that starts a server (on `process.env.PORT || 3000`; the test sets PORT to a
 //    free port and binds it to 127.0.0.1) must answer a real SSE request at the first
 //    `/events…` path in its code (`:param` segments filled in) with 200, the SSE headers and
@@ -271,6 +272,14 @@ describe('documentation samples', () => {
         )
         assert.equal(output, '', 'tsc --strict reports nothing')
         assert.equal(code, 0)
+        // The other usual setup: CommonJS with esModuleInterop.
+        const classic = await run(
+          TSC,
+          ['--strict', '--noEmit', '--module', 'commonjs', '--moduleResolution', 'node10', '--esModuleInterop', '--target', 'es2022', src],
+          { cwd: dir },
+        )
+        assert.equal(classic.output, '', 'tsc --strict --module commonjs --esModuleInterop reports nothing')
+        assert.equal(classic.code, 0)
         return runSample(t, block, path.join(out, `${base}.js`))
       }
       const file = path.join(dir, `${base}.${block.lang}`)
