@@ -14,7 +14,9 @@
 //    redis-server installed it is skipped (never under CI: apt-get install redis-server).
 //  - Blocks whose info string names another runtime (```js bun, ```ts deno, ```ts next)
 //    are skipped here with the name of the test that runs them.
-//  - Every relative link points to a file that exists, and its #anchor to a heading there.
+//  - Every relative link (and every link from README.md into this repository's main
+//    branch) points to a file that exists, and its #anchor to a heading there.
+//  - docs/benchmarks.md quotes bench/results/latest.json: its date, commit and figures.
 //  - Every fenced block must have an info string, so no sample escapes by lacking one
 //    (```text for output, ```sh for commands: neither is run).
 
