@@ -8,7 +8,7 @@ const { EventEmitter } = require('node:events')
 const { Socket } = require('node:net')
 
 const native = require('./lib/binding')
-const { describe, show, warnOnce, isMissing, warnMissingRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
+const { describe, show, warnOnce, isMissing, isIgnoredRoom, warnIgnoredRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
 
@@ -64,12 +64,12 @@ function getRooms() {
 function setRooms(rooms) {
   if (!Array.isArray(rooms)) throw new TypeError(`rooms must be an array, got ${describe(rooms)}`)
   for (const room of rooms) {
-    if (isMissing(room)) warnMissingRoom('client.rooms = [...]', room)
+    if (isIgnoredRoom(room)) warnIgnoredRoom('client.rooms = [...]', room)
     else checkRoom(room)
   }
   if (resolve(this) === null) return
   hub.leave(this.id)
-  for (const room of rooms) if (!isMissing(room)) hub.join(this.id, room)
+  for (const room of rooms) if (!isIgnoredRoom(room)) hub.join(this.id, room)
 }
 
 /**
@@ -219,14 +219,16 @@ function getClient(id) {
 
 // ---- rooms ---------------------------------------------------------------
 
-// A null or undefined room (a missing parameter) is ignored with a warning: simple-sse
-// 0.0.3 accepted it, and a throw after the headers went out would kill the stream.
+// A null or undefined room (a missing parameter) and NaN are ignored with a warning
+// (lib/checks.js isIgnoredRoom): simple-sse 0.0.3 accepted them, and a throw after the
+// headers went out would kill the stream.
 
 function join(client, room) {
-  if (isMissing(room)) {
-    resolve(client)
-    warnMissingRoom('sse.join()', room)
-    return false
+  if (isIgnoredRoom(room)) {
+    const conn = resolve(client)
+    warnIgnoredRoom('sse.join()', room)
+    // 0.0.3 pushed NaN again on every join (it matched no room the client had): true.
+    return !isMissing(room) && conn !== null
   }
   checkRoom(room)
   const conn = resolve(client)
@@ -234,15 +236,18 @@ function join(client, room) {
 }
 
 function leave(client, room) {
-  if (room !== undefined && room !== null) checkRoom(room)
+  // No room, null and NaN leave every room, as in 0.0.3 (`!room`).
+  const every = isIgnoredRoom(room)
+  if (!every) checkRoom(room)
   const conn = resolve(client)
-  if (conn !== null) hub.leave(conn.client.id, room === undefined ? null : room)
+  if (every && !isMissing(room)) warnIgnoredRoom('sse.leave()', room)
+  if (conn !== null) hub.leave(conn.client.id, every ? null : room)
 }
 
 function isIn(client, room) {
-  if (isMissing(room)) {
+  if (isIgnoredRoom(room)) {
     resolve(client)
-    warnMissingRoom('sse.in()', room)
+    warnIgnoredRoom('sse.in()', room)
     return false
   }
   checkRoom(room)
@@ -285,8 +290,8 @@ function queuedFor(conn) {
 }
 
 function broadcast(room, event, data) {
-  if (isMissing(room)) {
-    warnMissingRoom('sse.broadcast()', room)
+  if (isIgnoredRoom(room)) {
+    warnIgnoredRoom('sse.broadcast()', room)
     return
   }
   checkRoom(room)

@@ -96,12 +96,11 @@ test('wrong types for every argument throw TypeError or RangeError naming it, an
       sse.broadcast(r, 'd')
       sse.broadcast(r, 'e', 'd')
     }
-    refuses([
-      ['join(c, NaN)', () => sse.join(client, NaN)],
-      ['leave(c, NaN)', () => sse.leave(client, NaN)],
-      ['in(c, NaN)', () => sse.in(client, NaN)],
-      ['broadcast(NaN, d)', () => sse.broadcast(NaN, 'd')],
-    ], RangeError, /\broom\b/)
+    // So was NaN (parseInt of a non-number), which matched no room there: ignored too.
+    assert.equal(sse.join(client, NaN), true)
+    assert.equal(sse.in(client, NaN), false)
+    sse.broadcast(NaN, 'd')
+    sse.broadcast(NaN, 'e', 'd')
     refuses(notEvents.flatMap((e) => [
       [`send(c, ${String(e)}, 'd')`, () => sse.send(client, e, 'd')],
       [`broadcast('*', ${String(e)}, 'd')`, () => sse.broadcast('*', e, 'd')],

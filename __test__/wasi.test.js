@@ -1,7 +1,7 @@
 'use strict'
 // The WASI build (wasm32-wasip1-threads, npm/wasm32-wasi/ from `npm run build:targets`)
-// is the same core: the API, fuzz and misuse suites run a second time against it, with
-// NAPI_RS_FORCE_WASI=1, in a child `node --test`.
+// is the same core: the API, fuzz, misuse, rooms and differential suites run a second
+// time against it, with NAPI_RS_FORCE_WASI=1, in a child `node --test`.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -11,7 +11,7 @@ const { root, built, skipUnless, wasiEnv } = require('./fixtures/targets')
 const { assertTapPassed } = require('./fixtures/rel-helpers')
 
 const skip = skipUnless(built('wasm32-wasi'), 'the WASI build is missing: npm run build:targets wasm32-wasi')
-const SUITES = ['api.test.js', 'fuzz.test.js', 'misuse.test.js']
+const SUITES = ['api.test.js', 'fuzz.test.js', 'misuse.test.js', 'rooms.test.js', 'differential.test.js']
 
 test('the forced environment loads the WASI build', { skip }, () => {
   const out = execFileSync(process.execPath, ['-p', "require('.').binding"], { cwd: root, env: wasiEnv(), encoding: 'utf8' })

@@ -189,31 +189,44 @@ function wasiLoaded(got, platform, forced, tried) {
 /**
  * emnapi (the WASI build's Node-API) turns a lone UTF-16 surrogate into UTF-8 by pairing
  * it with the next code unit, where Node-API replaces it with U+FFFD: a lone surrogate
- * before `\n` would then hide the newline from the event-name check. Making the strings
- * well-formed first gives the WASI build the native addon's exact bytes.
+ * before `\n` would then hide the newline from the event-name check. Making the event and
+ * data strings well-formed first gives the WASI build the native addon's exact bytes.
+ * Rooms are passed as they are: the core reads them as UTF-16 under WASI (src/room.rs),
+ * so that `'a\ud83d'` and `'a\ud83e'` stay two rooms there too. A room name with a lone
+ * surrogate comes back from the WASI core as the array of its code units (emnapi would
+ * turn the surrogate into U+FFFD when making a string of more than 16 code units): it
+ * becomes the string again here.
  */
 function wellFormedStrings(Hub) {
-  if (typeof Hub !== 'function' || typeof String.prototype.toWellFormed !== 'function') return
-  const fix = (v) => (typeof v === 'string' ? v.toWellFormed() : v)
+  if (typeof Hub !== 'function') return
+  const wellFormed = typeof String.prototype.toWellFormed === 'function'
+  const fix = (v) => (wellFormed && typeof v === 'string' ? v.toWellFormed() : v)
   const proto = Hub.prototype
-  const { join, leave, isIn, send, broadcast } = proto
+  const { send, broadcast, rooms, stats } = proto
   Object.assign(proto, {
-    join(id, room) {
-      return join.call(this, id, fix(room))
-    },
-    leave(id, room) {
-      return leave.call(this, id, fix(room))
-    },
-    isIn(id, room) {
-      return isIn.call(this, id, fix(room))
-    },
     send(id, event, data) {
       return send.call(this, id, fix(event), fix(data))
     },
     broadcast(room, event, data) {
-      return broadcast.call(this, fix(room), fix(event), fix(data))
+      return broadcast.call(this, room, fix(event), fix(data))
+    },
+    rooms(id) {
+      return rooms.call(this, id).map(roomFromWasi)
+    },
+    stats() {
+      const got = stats.call(this)
+      for (const entry of got.rooms) entry.room = roomFromWasi(entry.room)
+      return got
     },
   })
+}
+
+/** A room from the WASI core: a string or a number, or a string's code units (an array). */
+function roomFromWasi(room) {
+  if (!Array.isArray(room)) return room
+  let name = ''
+  for (let i = 0; i < room.length; i += 4096) name += String.fromCharCode.apply(null, room.slice(i, i + 4096))
+  return name
 }
 
 const { exports: native, binding } = load()

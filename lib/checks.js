@@ -50,12 +50,32 @@ function warnMissingRoom(call, room) {
   )
 }
 
-function checkRoom(room) {
-  if (typeof room === 'string') return room
-  if (typeof room === 'number') {
-    if (Number.isNaN(room)) throw new RangeError('room must not be NaN')
-    return room
+/**
+ * Rooms that are ignored, with a warning once: null and undefined (a missing parameter,
+ * see `warnMissingRoom`) and NaN (`parseInt(req.params.room)` of a non-number: simple-sse
+ * 0.0.3 stored it, but `NaN === NaN` is false, so such a room never matched anything).
+ */
+const isIgnoredRoom = (room) => isMissing(room) || (typeof room === 'number' && Number.isNaN(room))
+
+/** Warns (once per kind) that `call` got a room `isIgnoredRoom` ignores. */
+function warnIgnoredRoom(call, room) {
+  if (isMissing(room)) {
+    warnMissingRoom(call, room)
+    return
   }
+  warnOnce(
+    'SIMPLE_SSE_RS_NAN_ROOM',
+    `${call} got a room that is NaN. simple-sse-rs ignores it, as NaN equals no room: ` +
+      'join() joins nothing (and returns true, as simple-sse 0.0.3 did), in() returns false, ' +
+      'broadcast() reaches nobody, client.rooms = [...] skips it, and leave() leaves every room ' +
+      '(as 0.0.3 did for NaN). The usual cause is parseInt() or Number() of a parameter that is ' +
+      'not a number (/stream/abc). This warning is shown once.',
+  )
+}
+
+/** A room `isIgnoredRoom` does not ignore: a string or a number, else a TypeError. */
+function checkRoom(room) {
+  if (typeof room === 'string' || typeof room === 'number') return room
   throw new TypeError(`room must be a string or a number, got ${describe(room)}`)
 }
 
@@ -135,6 +155,8 @@ module.exports = {
   show,
   isMissing,
   warnMissingRoom,
+  isIgnoredRoom,
+  warnIgnoredRoom,
   checkRoom,
   checkEvent,
   encodeData,

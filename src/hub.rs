@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, Either, Function, Uint32Array};
+use napi::bindgen_prelude::{Buffer, Function, Uint32Array};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 #[cfg(not(target_family = "wasm"))]
@@ -24,8 +24,8 @@ use crate::history::EventId;
 use crate::registry::Room;
 use crate::state::{Shared, State};
 
-/// The JS-side room: a string or a number.
-pub type JsRoom = Either<String, f64>;
+/// The JS-side room: a string (exactly, lone surrogates kept) or a number.
+pub use crate::room::JsRoom;
 
 /// In a batch's index: the entry has no shared body.
 #[napi]
@@ -100,19 +100,8 @@ pub struct Hub {
     pub(crate) redis: Mutex<Option<crate::redis::Link>>,
 }
 
-fn room_of(room: &JsRoom) -> Result<Room> {
-    match room {
-        Either::A(s) => Ok(Room::string(s)),
-        Either::B(n) => Room::number(*n)
-            .ok_or_else(|| Error::new(Status::InvalidArg, "room must not be NaN".to_owned())),
-    }
-}
-
 fn room_to_js(room: &Room) -> JsRoom {
-    match room {
-        Room::Str(s) => Either::A(s.to_string()),
-        Room::Num(bits) => Either::B(f64::from_bits(*bits)),
-    }
+    JsRoom(room.clone())
 }
 
 fn unknown(id: u32) -> Error {
@@ -193,21 +182,18 @@ impl Hub {
 
     #[napi(catch_unwind)]
     pub fn join(&self, id: u32, room: JsRoom) -> Result<bool> {
-        let room = room_of(&room)?;
-        self.with_client(id, |st| st.reg.join(id, room))
+        self.with_client(id, |st| st.reg.join(id, room.0))
     }
 
     /// Leaves `room`, or every room when it is absent or `"*"`.
     #[napi(catch_unwind)]
     pub fn leave(&self, id: u32, room: Option<JsRoom>) -> Result<()> {
-        let room = room.as_ref().map(room_of).transpose()?;
-        self.with_client(id, |st| st.reg.leave(id, room.as_ref()))
+        self.with_client(id, |st| st.reg.leave(id, room.as_ref().map(|r| &r.0)))
     }
 
     #[napi(catch_unwind)]
     pub fn is_in(&self, id: u32, room: JsRoom) -> Result<bool> {
-        let room = room_of(&room)?;
-        self.with_client(id, |st| st.reg.is_in(id, &room))
+        self.with_client(id, |st| st.reg.is_in(id, &room.0))
     }
 
     /// The client's rooms in join order.
@@ -247,7 +233,7 @@ impl Hub {
         event: Option<String>,
         data: String,
     ) -> Result<u32> {
-        let room = room_of(&room)?;
+        let room = room.0;
         let body = body(event.as_deref(), &data)?;
         let done = self.shared.state.lock().broadcast(&room, &body);
         self.woke(&env, done.wake);

@@ -11,6 +11,7 @@
 //! - `delivery`: per-client pending bytes, limits, backpressure and batches;
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
+//! - `room`: room names as keys (JavaScript strings exactly, numbers) and from/to JS;
 //! - `frame`: SSE frame encoding.
 #![deny(clippy::all)]
 
@@ -23,4 +24,5 @@ mod hub_redis;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;
+pub mod room;
 pub mod state;

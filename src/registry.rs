@@ -5,42 +5,13 @@
 //! follows add order. Each client keeps its rooms in join order (a `RoomSet`: join,
 //! leave and lookup in O(1) expected however many rooms it has); the index maps a
 //! room to its members, so reaching a room costs O(members), not O(all clients).
-//! The room `"*"` means every client. Each client carries a `T` (its outbox).
+//! The room `"*"` means every client. Each client carries a `T` (its outbox). Rooms are
+//! compared exactly as JavaScript compares them (`room.rs`).
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
-/// A room name: a string or a number, compared strictly (`1` is not `"1"`).
-/// The members of a room share one copy of its name (see `Registry::join`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Room {
-    Str(Arc<str>),
-    /// The bits of an `f64` that is not NaN, with `-0` stored as `0`.
-    Num(u64),
-}
-
-impl Room {
-    /// `None` for NaN, which equals nothing and so can name no room.
-    pub fn number(n: f64) -> Option<Room> {
-        if n.is_nan() {
-            None
-        } else if n == 0.0 {
-            Some(Room::Num(0f64.to_bits()))
-        } else {
-            Some(Room::Num(n.to_bits()))
-        }
-    }
-
-    pub fn string(s: &str) -> Room {
-        Room::Str(s.into())
-    }
-
-    /// `"*"`: every client, in every room operation.
-    pub fn is_all(&self) -> bool {
-        matches!(self, Room::Str(s) if &**s == "*")
-    }
-}
+pub use crate::room::Room;
 
 /// Up to this many rooms a client's rooms are a short list searched in place; past it
 /// they get a hash index. Most clients are in a handful of rooms, and a scan of a few
@@ -466,6 +437,7 @@ impl<T> Registry<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn s(x: &str) -> Room {
         Room::string(x)
@@ -550,6 +522,26 @@ mod tests {
         assert_eq!(reg.join(id, n(-0.0)), Some(true));
         assert_eq!(reg.is_in(id, &n(0.0)), Some(true));
         assert!(Room::number(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn rooms_that_differ_only_in_a_lone_surrogate_stay_apart() {
+        let units = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        let high = Room::from_utf16(&[units("dm:alice"), vec![0xD83D]].concat());
+        let other = Room::from_utf16(&[units("dm:alice"), vec![0xD83E]].concat());
+        let replaced = s("dm:alice\u{FFFD}");
+        let mut reg = Registry::default();
+        let a = reg.add(()).expect("id");
+        let b = reg.add(()).expect("id");
+        assert_eq!(reg.join(a, high.clone()), Some(true));
+        assert_eq!(reg.join(b, other.clone()), Some(true));
+        assert_eq!(reg.is_in(b, &high), Some(false));
+        assert_eq!(reg.is_in(a, &replaced), Some(false));
+        assert_eq!(members(&mut reg, &high), vec![a]);
+        assert_eq!(members(&mut reg, &other), vec![b]);
+        assert_eq!(members(&mut reg, &replaced), Vec::<u32>::new());
+        assert_eq!(rooms(&reg, b), Some(vec![other]));
+        assert_eq!(reg.rooms().count(), 2);
     }
 
     #[test]

@@ -11,7 +11,10 @@ const FORMAT: u64 = 1;
 /// One broadcast as it travels through Redis, JSON:
 /// `{"v":1,"o":origin,"r":"room","e":event|null,"d":data}` for a string room, or
 /// `"n":"1.5"` instead of `"r"` for a number room (written as text so that every `f64`,
-/// `Infinity` included, comes back bit for bit).
+/// `Infinity` included, comes back bit for bit), or `"w":"<hex>"` instead of `"r"` for a
+/// string room with a lone surrogate, which JSON text read by serde_json cannot carry:
+/// the hex digits of its WTF-8 bytes (see `room.rs`), so that two processes key the
+/// room exactly as each keys it locally.
 #[derive(Debug, PartialEq)]
 pub struct Message {
     pub origin: String,
@@ -31,10 +34,17 @@ pub fn encode(origin: &str, room: &Room, event: Option<&str>, data: &str) -> Vec
     out.extend_from_slice(b"{\"v\":1,\"o\":");
     push_json_str(&mut out, origin);
     match room {
-        Room::Str(name) => {
-            out.extend_from_slice(b",\"r\":");
-            push_json_str(&mut out, name);
-        }
+        Room::Str(bytes) => match room.as_str() {
+            Some(name) => {
+                out.extend_from_slice(b",\"r\":");
+                push_json_str(&mut out, name);
+            }
+            None => {
+                out.extend_from_slice(b",\"w\":\"");
+                push_hex(&mut out, bytes);
+                out.push(b'"');
+            }
+        },
         Room::Num(bits) => {
             out.extend_from_slice(b",\"n\":");
             push_json_str(&mut out, &number_text(f64::from_bits(*bits)));
@@ -49,6 +59,27 @@ pub fn encode(origin: &str, room: &Room, event: Option<&str>, data: &str) -> Vec
     push_json_str(&mut out, data);
     out.push(b'}');
     out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
+}
+
+/// The bytes of lowercase hex digits; `None` for anything else.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| HEX.iter().position(|&h| h == c).map(|d| d as u8);
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    text.chunks(2)
+        .map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?))
+        .collect()
 }
 
 /// Shortest text that parses back to the same `f64`; infinities as in JavaScript.
@@ -97,10 +128,11 @@ fn from_json(json: &Json) -> Option<Message> {
     if obj.get("v")?.as_u64()? != FORMAT {
         return None;
     }
-    let room = match (obj.get("r"), obj.get("n")) {
-        (Some(Json::String(name)), None) => Room::string(name),
-        (None, Some(Json::String(text))) => Room::number(text.parse::<f64>().ok()?)?,
-        (None, Some(Json::Number(n))) => Room::number(n.as_f64()?)?,
+    let room = match (obj.get("r"), obj.get("n"), obj.get("w")) {
+        (Some(Json::String(name)), None, None) => Room::string(name),
+        (None, Some(Json::String(text)), None) => Room::number(text.parse::<f64>().ok()?)?,
+        (None, Some(Json::Number(n)), None) => Room::number(n.as_f64()?)?,
+        (None, None, Some(Json::String(hex))) => Room::from_wtf8(&from_hex(hex)?)?,
         _ => return None,
     };
     let event = match obj.get("e") {
@@ -160,6 +192,45 @@ mod tests {
             let room = Room::number(n).expect("not NaN");
             round_trip(room.clone(), None, "x");
             assert_ne!(room, Room::string(&n.to_string()));
+        }
+    }
+
+    #[test]
+    fn rooms_with_lone_surrogates_travel_exactly() {
+        let units = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        let high = [units("dm:alice"), vec![0xD83D]].concat();
+        let other = [units("dm:alice"), vec![0xD83E]].concat();
+        let low_first = [vec![0xDE00], units("x😀"), vec![0xDBFF], units("y")].concat();
+        for room in [&high, &other, &low_first] {
+            round_trip(Room::from_utf16(room), Some("e"), "d");
+        }
+        let bytes = encode("o", &Room::from_utf16(&high), None, "d");
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"v":1,"o":"o","w":"646d3a616c696365eda0bd","e":null,"d":"d"}"#
+        );
+        let a = decode(&bytes).expect("decodes").room;
+        let b = decode(&encode("o", &Room::from_utf16(&other), None, "d"))
+            .expect("decodes")
+            .room;
+        assert_ne!(a, b, "two rooms stay two through Redis");
+        assert_ne!(a, Room::string("dm:alice\u{FFFD}"));
+        // A well-formed room keeps the "r" form older processes read.
+        let plain = encode("o", &Room::from_utf16(&units("a😀")), None, "d");
+        assert!(std::str::from_utf8(&plain)
+            .expect("utf-8")
+            .contains(r#""r":"a😀""#));
+        // Malformed hex or bytes that are not canonical WTF-8 are refused.
+        for bad in [
+            &br#"{"v":1,"o":"x","w":"eda0","d":"y"}"#[..],
+            br#"{"v":1,"o":"x","w":"ED A0 BD","d":"y"}"#,
+            br#"{"v":1,"o":"x","w":"eda0bdedb880","d":"y"}"#,
+            br#"{"v":1,"o":"x","w":"6","d":"y"}"#,
+            br#"{"v":1,"o":"x","w":"EDA0BD","d":"y"}"#,
+            br#"{"v":1,"o":"x","w":"eda0bd","r":"a","d":"y"}"#,
+            br#"{"v":1,"o":"x","w":1,"d":"y"}"#,
+        ] {
+            assert_eq!(decode(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
 
