@@ -184,7 +184,7 @@ declare namespace sse {
      * headers, removes the client when the connection closes and starts the heartbeat.
      */
     add<Res extends ResponseLike>(req: RequestLike, res: Res): Client<Res>
-    /** Forgets a client (the connection stays open). Returns false when it was not registered; never throws for an unknown id. */
+    /** Writes what was queued for the client, then forgets it (the connection stays open). Returns false when it was not registered; never throws for an unknown id. */
     remove(client: ClientRef): boolean
     /** Joins a room; `false` when already in it (always for `"*"`). Throws for an unknown id. */
     join(client: ClientRef, room: Room): boolean

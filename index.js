@@ -190,14 +190,15 @@ function removeConn(conn) {
   return true
 }
 
+/** `sse.remove`: what was queued for the client is written first (0.0.3 wrote at once). */
 function remove(client) {
   if (typeof client === 'number') {
     const conn = conns.get(client)
-    return conn !== undefined && removeConn(conn)
+    return conn !== undefined && writer.release(conn)
   }
   if (client instanceof Client) {
     const conn = resolve(client)
-    return conn !== null && removeConn(conn)
+    return conn !== null && writer.release(conn)
   }
   if (client === null) resolve(client) // a TypeError, as 0.0.3 threw for null too
   // simple-sse 0.0.3 removed by `client.id` and ignored anything else (undefined, "3", {}).
@@ -209,7 +210,7 @@ function remove(client) {
   )
   const id = typeof client === 'object' ? client.id : undefined
   const conn = typeof id === 'number' ? conns.get(id) : undefined
-  return conn !== undefined && removeConn(conn)
+  return conn !== undefined && writer.release(conn)
 }
 
 function getClient(id) {
@@ -262,6 +263,11 @@ function isIn(client, room) {
 function writeSync(conn) {
   const pending = hub.take(conn.client.id)
   const res = conn.res
+  // A stub that says it ended (as a real response would) gets nothing more, and goes.
+  if (res.writableEnded === true) {
+    removeConn(conn)
+    return
+  }
   if (pending === null || typeof res.write !== 'function') return
   res.write(pending.toString())
   if (typeof res.flush === 'function') res.flush()
@@ -447,7 +453,7 @@ Object.defineProperties(sse, {
       if (!Array.isArray(value)) return
       const keep = new Set(value)
       for (const conn of Array.from(conns.values())) {
-        if (!keep.has(conn.client)) removeConn(conn)
+        if (!keep.has(conn.client)) writer.release(conn)
       }
     },
   },

@@ -372,8 +372,8 @@ test('Rust lets go of a descriptor before Node closes it: a number reused at onc
     sse.send(client, 'first')
     await raw.until('data: first\n\n')
     const fd = client.res.socket._handle.fd
-    // In one synchronous stretch: Node closes the socket (its 'close' comes later, so the
-    // client is still registered), a new connection takes the lowest free descriptor
+    // In one synchronous stretch: Node closes the socket (the client is removed within
+    // destroy(), and Rust let go of the number first), a new connection takes the lowest free descriptor
     // number (the parent end of the child's stdin, a socketpair), and a broadcast is
     // flushed. A write to the old number would reach the child, which echoes it.
     client.res.socket.destroy()

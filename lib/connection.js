@@ -9,8 +9,16 @@
 // the order with the app's own writes, handles backpressure, and isolates failures:
 // a response that throws is dropped alone, and 'drop' listeners run only once every
 // client of the batch is written and every dropped one is fully removed.
+//
+// Endings: however a response or its socket ends (our `res.end` wrapper, the prototype's
+// `end`, `res.socket.end()`, `destroy()`…), this file notices it synchronously, writes
+// what was queued ahead of the terminator or FIN where the socket can still take it,
+// and writes nothing after: a response that ends removes its client at once; a socket
+// that ends or is destroyed gets no more writes, and its client goes on 'close' as
+// before. Timeouts: a direct client's socket timeout asks Rust when it last wrote.
 
-const { ServerResponse } = require('node:http')
+const { ServerResponse, OutgoingMessage } = require('node:http')
+const { Socket } = require('node:net')
 const { NO_BODY, DIRECT } = require('./binding')
 
 const EMPTY = Buffer.alloc(0)
@@ -21,6 +29,12 @@ const PATH_FRAMED = 1
 const PATH_DIRECT = 2
 /** On a response: its Connection (shared listeners and wrappers find it there). */
 const kConn = Symbol('simple-sse-rs connection')
+/** On a direct socket whose timeout we armed again: when (Node's timer clock), and since
+ * when Node itself has seen nothing (see `onSocketTimeout`). */
+const kRearmed = Symbol('simple-sse-rs timer rearmed')
+const kQuietSince = Symbol('simple-sse-rs quiet since')
+/** Node's own symbol for a socket's timer, found on first use (null: not found). */
+let kNodeTimeout
 
 /**
  * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
@@ -59,6 +73,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       this.waiting = null
       /** Direct path: called when Node has written what it held (made on first use). */
       this.flushed = null
+      /** Inside the app's own write through our wrappers (see `aroundAppWrite`). */
+      this.appWriting = false
       viaJs++
     }
 
@@ -70,14 +86,24 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       const res = this.res
       res[kConn] = this
       // `on`, not `once` (which allocates a wrapper per client); removed in `detach`.
-      if (typeof res.on === 'function') res.on('close', onClose)
-      else if (req.connection && typeof req.connection.addListener === 'function') {
+      // 'prefinish' is emitted inside the response's end, however it was called (the
+      // prototype's, a framework's saved copy): the client goes before anything more.
+      if (typeof res.on === 'function') {
+        res.on('close', onClose)
+        res.on('prefinish', onClose)
+      } else if (req.connection && typeof req.connection.addListener === 'function') {
         const conn = this
         req.connection.addListener('close', () => removeConn(conn))
       }
       if (!wrap) return
       if (this.write !== null) res.write = wrappedWrite
       if (this.end !== null) res.end = wrappedEnd
+      // HTTP/2: the stream's end, which the prototype's `res.end` calls too.
+      const stream = res.stream
+      if (stream != null && typeof stream.end === 'function' && !Object.hasOwn(stream, 'end')) {
+        stream[kConn] = this
+        stream.end = endStream
+      }
     }
 
     /**
@@ -90,6 +116,9 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     route() {
       const res = this.res
       const socket = res.socket
+      // An HTTP/1.1 socket: its end, which no response event reports, writes what is
+      // queued ahead of the FIN, and nothing after.
+      if (socket != null && socket._httpMessage === res && !Object.hasOwn(socket, 'end')) socket.end = endSocket
       if (
         this.write !== ServerResponse.prototype.write ||
         typeof res.flush === 'function' ||
@@ -102,6 +131,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       ) {
         return
       }
+      // Whatever writes to the response or ends it, what is queued goes first.
+      if (!Object.hasOwn(res, '_send') && typeof res._send === 'function') res._send = sendAfterQueued
       const handle = socket._handle
       const fd = handle != null ? handle.fd : undefined
       if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
@@ -111,6 +142,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
           this.path = PATH_DIRECT
           viaJs--
           if (held > 0) this.holdForNode()
+          // Node's socket timeout does not see Rust's writes: it asks Rust when it fires.
+          if (!Object.hasOwn(socket, '_onTimeout') && typeof socket._onTimeout === 'function') {
+            socket._onTimeout = onSocketTimeout
+          }
           return
         }
       }
@@ -121,7 +156,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     /** Forgets listeners (the client is already out of the registry). */
     detach() {
       const res = this.res
-      if (typeof res.removeListener === 'function') res.removeListener('close', onClose)
+      if (typeof res.removeListener === 'function') {
+        res.removeListener('close', onClose)
+        res.removeListener('prefinish', onClose)
+      }
       if (this.waiting !== null) {
         this.waiting.removeListener('drain', onDrain)
         this.waiting = null
@@ -183,7 +221,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
         return
       }
       if (this.write === null) return
-      if (res.writableEnded || res.destroyed) {
+      if (res.writableEnded || res.destroyed || (res.socket != null && res.socket.writable === false)) {
         removeConn(this)
         return
       }
@@ -234,9 +272,108 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     return Object.getPrototypeOf(this).reset.apply(this, arguments)
   }
 
-  /** 'close' of a response (`this`): removes its connection(s). */
+  /** 'close' or 'prefinish' of a response (`this`): removes its connection(s). */
   function onClose() {
     for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
+  }
+
+  /** The live connection whose response a socket (`this`) is carrying, if any. */
+  function connOfSocket(socket) {
+    const res = socket._httpMessage
+    const conn = res != null ? res[kConn] : undefined
+    return conn !== undefined && conn.live() && conn.res.socket === socket ? conn : undefined
+  }
+
+  /**
+   * `res._send` of a direct or framed response: every byte Node writes for the response
+   * (the prototype's `write` and `end`, called by whatever code, including the end's
+   * terminator) goes through it, so what is queued is written first.
+   */
+  function sendAfterQueued() {
+    const conn = this[kConn]
+    if (conn === undefined || !conn.live()) return OutgoingMessage.prototype._send.apply(this, arguments)
+    return aroundAppWrite(conn, OutgoingMessage.prototype._send, this, arguments)
+  }
+
+  /**
+   * `socket.end` of an HTTP/1.1 response's socket (`res.socket.end()`, or Node's own when
+   * the peer ends its side; no response event reports it): what is queued goes out
+   * before the FIN, and Rust lets go of the socket, so nothing follows. The client stays
+   * registered until its response's 'close' (as on any disconnect); what it is sent
+   * meanwhile is discarded, since the socket is no longer writable.
+   */
+  function endSocket() {
+    const conn = connOfSocket(this)
+    if (conn !== undefined) {
+      const corked = conn.res.writableCorked
+      flushNow(conn)
+      uncorkOwn(conn.res, corked)
+      if (conn.path === PATH_DIRECT && this._handle != null) hub.forgetFd(this._handle.fd)
+    }
+    return Object.getPrototypeOf(this).end.apply(this, arguments)
+  }
+
+  /** HTTP/2: the stream's `end` (the response's end, however called): queued frames first. */
+  function endStream() {
+    const conn = this[kConn]
+    if (conn !== undefined && conn.live()) {
+      const pending = hub.take(conn.client.id)
+      if (pending !== null && this.writable) this.write(pending)
+      removeConn(conn)
+    }
+    return Object.getPrototypeOf(this).end.apply(this, arguments)
+  }
+
+  /**
+   * A direct client's socket timed out by Node's clock, which does not see Rust's
+   * writes. When Rust wrote within the timeout, the connection is not idle: Node's timer
+   * is armed again for what is left of the timeout after Rust's last write (so it fires
+   * a timeout after the last event, as with `res.write`). Otherwise Node's own handler
+   * runs (it emits 'timeout').
+   */
+  function onSocketTimeout() {
+    const conn = connOfSocket(this)
+    const timeout = this.timeout
+    if (conn !== undefined && conn.path === PATH_DIRECT && timeout > 0) {
+      const timer = nodeTimer(this)
+      // The time Node's own clock has been quiet (no read or write of its own): the
+      // period that just ended, plus those before it that only we started again.
+      let nodeIdle = timeout
+      if (timer !== null) {
+        const period = timer._idleTimeout
+        const quietSince = timer._idleStart === this[kRearmed] ? this[kQuietSince] : timer._idleStart
+        nodeIdle = timer._idleStart + period - quietSince
+        timer._idleTimeout = timeout
+        this[kQuietSince] = quietSince
+      }
+      const rustIdle = hub.idleMs(conn.client.id)
+      const idle = rustIdle == null ? nodeIdle : Math.min(rustIdle, nodeIdle)
+      if (idle < timeout) {
+        if (timer === null) {
+          this._unrefTimer() // fires again within two timeouts of the last event
+          return
+        }
+        timer._idleTimeout = timeout - idle
+        timer.refresh()
+        this[kRearmed] = timer._idleStart
+        return
+      }
+    }
+    return Socket.prototype._onTimeout.call(this)
+  }
+
+  /**
+   * Node's timer of a socket (the internal `timeout` symbol), when it has the fields
+   * `onSocketTimeout` uses; else null (it then restarts the whole timeout instead).
+   */
+  function nodeTimer(socket) {
+    if (kNodeTimeout === undefined) {
+      kNodeTimeout = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'timeout') ?? null
+    }
+    const timer = kNodeTimeout === null ? undefined : socket[kNodeTimeout]
+    if (timer == null || typeof timer.refresh !== 'function') return null
+    if (typeof timer._idleTimeout !== 'number' || typeof timer._idleStart !== 'number') return null
+    return timer
   }
 
   /** 'drain' of a response (`this`) on the JS path. */
@@ -259,16 +396,39 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     else hub.resume(conn.client.id)
   }
 
+  /**
+   * Node corks a response for the rest of the tick on a write (Node >= 22 holds the bytes
+   * in the response itself): lets a write just made reach the socket now, ahead of what
+   * comes after it. Only the cork that write made (`corked`: before it); one the app
+   * made itself stays.
+   */
+  function uncorkOwn(res, corked) {
+    if (corked === 0 && res.writableCorked === 1 && typeof res.uncork === 'function') res.uncork()
+  }
+
   /** The app's res.write: what is queued goes first. */
   function wrappedWrite() {
     const conn = this != null ? this[kConn] : undefined
     if (conn === undefined) return ServerResponse.prototype.write.apply(this, arguments)
-    // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
-    if (conn.path === PATH_DIRECT && conn.live()) hub.pause(conn.client.id, 0)
-    flushNow(conn)
-    const ok = conn.write.apply(this, arguments)
-    if (conn.path === PATH_DIRECT && conn.live()) conn.holdForNode()
-    return ok
+    return aroundAppWrite(conn, conn.write, this, arguments)
+  }
+
+  /** Calls `fn` (a write of the app's own) on `res` after what is queued for `conn`. */
+  function aroundAppWrite(conn, fn, res, args) {
+    if (conn.appWriting) return fn.apply(res, args)
+    conn.appWriting = true
+    try {
+      // Direct: Rust stops before Node holds anything, and waits until Node wrote it all.
+      if (conn.path === PATH_DIRECT && conn.live()) hub.pause(conn.client.id, 0)
+      flushNow(conn)
+      const corked = res.writableCorked
+      const ok = fn.apply(res, args)
+      uncorkOwn(res, corked)
+      if (conn.path === PATH_DIRECT && conn.live()) conn.holdForNode()
+      return ok
+    } finally {
+      conn.appWriting = false
+    }
   }
 
   /** The app's res.end: what is queued goes first, and the client is removed before the
@@ -398,25 +558,48 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (first === 1 && thrown.length > 0) throw thrown[0]
   }
 
-  /** Writes a client's queued frames now, before the app's own write or end. */
+  /**
+   * Writes a client's queued frames now, before the app's own write or end, where the
+   * response or socket can still take them (else they are discarded with the client).
+   */
   function flushNow(conn) {
     if (inflight !== null) writeInflight(true)
     const pending = hub.take(conn.client.id)
     if (pending === null) return
+    const res = conn.res
     if (conn.path === PATH_DIRECT) {
       // Ready-made chunks; Node now holds bytes for the socket, so Rust waits for it.
-      const socket = conn.res.socket
-      if (socket == null || socket.destroyed) return
+      const socket = res.socket
+      if (socket == null || !socket.writable) return
       socket.write(pending)
       if (conn.live()) conn.holdForNode()
     } else if (conn.path === PATH_FRAMED) {
       // Ready-made chunks, before whatever the app writes through res.write next.
-      const socket = conn.res.socket
-      if (socket != null && !socket.destroyed) socket.write(pending)
-    } else if (conn.write !== null) conn.write.call(conn.res, pending)
+      const socket = res.socket
+      if (socket != null && socket.writable) socket.write(pending)
+    } else if (conn.write !== null && res.writableEnded !== true && res.destroyed !== true) {
+      conn.write.call(res, pending)
+    }
   }
 
-  return { Connection, onWake, flushAll, flushNow, queued }
+  /**
+   * `sse.remove`: writes what was queued for the client (as 0.0.3 had written each frame
+   * at once), then forgets it. A response that throws is dropped as in a batch.
+   */
+  function release(conn) {
+    if (!conn.live()) return false
+    try {
+      flushNow(conn)
+      if (conn.path === PATH_RES && typeof conn.res.flush === 'function') conn.res.flush()
+    } catch (error) {
+      fail(conn, { reason: 'error', error })
+      if (depth === 0) settle()
+      return true
+    }
+    return removeConn(conn)
+  }
+
+  return { Connection, onWake, flushAll, flushNow, release, queued }
 }
 
 module.exports = { createWriter }

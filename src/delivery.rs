@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::thread::ThreadId;
+use std::time::Instant;
 
 use crate::direct::{self, Fd, Wrote};
 use crate::frame;
@@ -252,6 +253,14 @@ pub struct Delivery {
     /// number has at most one direct client; it lets `forget_fd` find it when Node is
     /// about to close the descriptor.
     by_fd: Vec<u32>,
+    /// Descriptor number -> when Rust last wrote to it (ms since `epoch`, wrapping), for
+    /// the socket timeouts Node cannot refresh itself (see `idle_ms`). Kept by number,
+    /// not in each outbox, so that an idle client costs nothing more.
+    written_at: Vec<u32>,
+    /// The time `written_at` counts from, and the time of the flush under way (one
+    /// clock read per flush, not per write).
+    epoch: Instant,
+    flush_stamp: Option<u32>,
     /// The thread that made this (the JavaScript thread): the only one that may write
     /// to a borrowed descriptor.
     js_thread: ThreadId,
@@ -267,6 +276,9 @@ impl Default for Delivery {
             gone: Vec::new(),
             urgent: false,
             by_fd: Vec::new(),
+            written_at: Vec::new(),
+            epoch: Instant::now(),
+            flush_stamp: None,
             js_thread: std::thread::current().id(),
             max_pending: DEFAULT_MAX_PENDING,
             counters: Counters::default(),
@@ -480,6 +492,9 @@ impl Delivery {
         };
         match wrote {
             Wrote::Bytes(n) => {
+                if n > 0 {
+                    self.stamp(outbox);
+                }
                 outbox.consume(n);
                 false
             }
@@ -512,8 +527,45 @@ impl Delivery {
             self.by_fd.resize(at + 1, NO_CLIENT);
         }
         self.by_fd[at] = id;
+        if self.written_at.len() <= at {
+            self.written_at.resize(at + 1, 0);
+        }
         outbox.fd = Some(fd);
+        // Node wrote the headers just now: the connection is not idle.
+        self.stamp(outbox);
         true
+    }
+
+    /// Milliseconds since `epoch`: the flush's own time within a flush, else now.
+    fn now_ms(&mut self) -> u32 {
+        if let Some(now) = self.flush_stamp {
+            return now;
+        }
+        self.epoch.elapsed().as_millis() as u32
+    }
+
+    /// Records that Rust wrote to a direct client's socket now.
+    fn stamp(&mut self, outbox: &Outbox) {
+        let Some(at) = outbox
+            .fd
+            .as_ref()
+            .and_then(|fd| usize::try_from(fd.number()).ok())
+        else {
+            return;
+        };
+        let now = self.now_ms();
+        if let Some(slot) = self.written_at.get_mut(at) {
+            *slot = now;
+        }
+    }
+
+    /// For a direct client: milliseconds since Rust last wrote to its socket (or since it
+    /// became direct). Node's socket timeout does not see these writes; JS asks this
+    /// when that timer fires. `None` for any other client (Node sees its writes).
+    pub fn idle_ms(&mut self, outbox: &Outbox) -> Option<u32> {
+        let at = usize::try_from(outbox.fd.as_ref()?.number()).ok()?;
+        let then = *self.written_at.get(at)?;
+        Some(self.now_ms().wrapping_sub(then))
     }
 
     /// Node is about to close descriptor `fd`: its direct client (if any) is never
@@ -621,6 +673,7 @@ impl Delivery {
             ..Batch::default()
         };
         self.urgent = false;
+        self.flush_stamp = Some(self.epoch.elapsed().as_millis() as u32);
         let mut dirty = std::mem::take(&mut self.dirty);
         let mut left = Vec::new();
         for id in dirty.drain(..) {
@@ -660,6 +713,7 @@ impl Delivery {
             hand_over(&mut batch, id, outbox);
         }
         batch.gone = std::mem::take(&mut self.gone);
+        self.flush_stamp = None;
         self.dirty = left;
         if self.dirty.capacity() == 0 {
             self.dirty = dirty;
@@ -1102,6 +1156,32 @@ mod tests {
             );
             assert!(d.flush(&mut reg).is_empty());
             let want = chunk(&frame.repeat(count));
+            assert_eq!(read_exact(&mut peer, want.len()), want);
+        }
+
+        #[test]
+        fn idle_time_counts_from_rusts_last_write_to_the_socket() {
+            let (mut reg, mut d, ids) = setup(1);
+            let (id, server, mut peer) = direct_pair(&mut reg, &mut d);
+            assert_eq!(
+                d.idle_ms(ob(&mut reg, ids[0])),
+                None,
+                "not direct: Node sees its writes"
+            );
+            let at = server.as_raw_fd() as usize;
+            assert!(
+                d.idle_ms(ob(&mut reg, id)).is_some_and(|ms| ms < 5000),
+                "made direct: not idle"
+            );
+            // As if Rust last wrote 10 s ago.
+            d.written_at[at] = d.now_ms().wrapping_sub(10_000);
+            assert!(d.idle_ms(ob(&mut reg, id)).is_some_and(|ms| ms >= 10_000));
+            // Queued but not yet written is not activity; the flush's write is.
+            push(&mut d, &mut reg, id, b"data: x\n\n");
+            assert!(d.idle_ms(ob(&mut reg, id)).is_some_and(|ms| ms >= 10_000));
+            assert!(d.flush(&mut reg).is_empty());
+            assert!(d.idle_ms(ob(&mut reg, id)).is_some_and(|ms| ms < 5000));
+            let want = chunk(b"data: x\n\n");
             assert_eq!(read_exact(&mut peer, want.len()), want);
         }
 

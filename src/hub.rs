@@ -344,14 +344,25 @@ impl Hub {
         true
     }
 
-    /// Node is about to close descriptor `fd` (its handle's `close` or `reset`): Rust
-    /// never writes to it again. True if a direct client was writing to it; that client
-    /// stays registered (its 'close' removes it), its bytes now go to JS.
+    /// Node is about to close descriptor `fd` (its handle's `close` or `reset`), or the
+    /// app ended the socket: Rust never writes to it again. True if a direct client was
+    /// writing to it; that client stays registered (its 'close' removes it), its bytes
+    /// now go to JS, which writes nothing to a socket that is no longer writable.
     #[napi(catch_unwind)]
     pub fn forget_fd(&self, fd: i64) -> bool {
         let mut st = self.shared.state.lock();
         let State { reg, out, .. } = &mut *st;
         out.forget_fd(reg, fd)
+    }
+
+    /// For a direct client: milliseconds since Rust last wrote to its socket (or since it
+    /// became direct), which Node's socket timeout cannot see. Null for any other client.
+    #[napi(catch_unwind)]
+    pub fn idle_ms(&self, id: u32) -> Option<u32> {
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        let outbox = reg.get_mut(id)?;
+        out.idle_ms(outbox)
     }
 
     /// A plain HTTP/1.1 response that Rust does not write itself: its bytes come in
