@@ -11,12 +11,19 @@ export default sse
 export type {
   Room,
   Data,
+  EventName,
   RequestLike,
   ResponseLike,
+  ClientBase,
+  FetchClient,
+  DetachedClient,
+  AnyClient,
   ClientConstructor,
   ClientRef,
   DropInfo,
+  RemoveInfo,
   GapInfo,
+  Events,
   RedisStatus,
   RedisOptions,
   RedisStats,
@@ -26,8 +33,10 @@ export type {
   SimpleSSE,
 } from './index.js'
 
-/** A connected SSE client (see index.d.ts). */
+/** A connected SSE client (see index.d.ts): a NodeClient, or a kind declared in SimpleSseClientKinds. */
 export type Client<Res extends sse.ResponseLike = ServerResponse> = sse.Client<Res>
+/** A client added with `add(req, res)` (see index.d.ts). */
+export type NodeClient<Res extends sse.ResponseLike = ServerResponse> = sse.NodeClient<Res>
 
 export declare const clients: typeof sse.clients
 export declare const getClient: typeof sse.getClient

@@ -6,11 +6,13 @@
 
 const { EventEmitter } = require('node:events')
 const { Socket } = require('node:net')
+const { inspect } = require('node:util')
 
 const native = require('./lib/binding')
-const { describe, show, warnOnce, isMissing, isIgnoredRoom, warnIgnoredRoom, checkRoom, message, checkRetry, checkHeartbeat } = require('./lib/checks')
+const { describe, show, warnOnce, isMissing, isIgnoredRoom, warnIgnoredRoom, checkRoom, message, checkRetry, checkHeartbeat, checkMaxPendingBytes } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
+const { createLifecycle } = require('./lib/lifecycle')
 
 const sse = new EventEmitter()
 /** Live clients in add order (`sse.clients`). */
@@ -26,7 +28,9 @@ const writer = createWriter({
   onDrop(conn, info) {
     sse.emit('drop', conn.client, info)
   },
+  onBatchDone: () => lifecycle.batchDone(),
 })
+const lifecycle = createLifecycle(sse, writer.busy)
 
 let heartbeatMs = 20000
 let heartbeatTimer = null
@@ -80,11 +84,40 @@ function setRooms(rooms) {
  */
 const ROOMS = Object.freeze({ get: getRooms, set: setRooms, enumerable: true })
 
+/** What `util.inspect` shows for a client: its own keys, with the rooms' values. */
+const InspectedClient = class Client {}
+
 class Client {
   constructor(id, res) {
     this.id = id
     Object.defineProperty(this, 'rooms', ROOMS)
     this.res = res
+  }
+
+  /**
+   * Which kind of client this is (the types' discriminant; a getter, so a client's own
+   * keys stay `id`, `rooms`, `res`): `'node'` for a Node.js response, `'fetch'` for a
+   * Fetch API `Response`, `'detached'` once Rust owns the connection (`res` is null).
+   */
+  get kind() {
+    const res = this.res
+    return res === null ? 'detached' : typeof res.writeHead === 'function' ? 'node' : 'fetch'
+  }
+
+  /** Whether Rust owns the connection (Node's request and response are released). */
+  get detached() {
+    return this.res === null
+  }
+
+  /** `console.log(client)`: `Client { id, rooms: [...], res }`, not `rooms: [Getter/Setter]`. */
+  [inspect.custom](depth, options, inspectValue) {
+    if (depth < 0) return options.stylize(`[Client ${this.id}]`, 'special')
+    const shown = new InspectedClient()
+    shown.id = this.id
+    shown.rooms = this.rooms
+    shown.res = this.res
+    // Inspected afresh, with the levels left at this one.
+    return (inspectValue || inspect)(shown, { ...options, depth })
   }
 }
 
@@ -95,6 +128,16 @@ function add(req, res) {
   if (res === null || typeof res !== 'object' || typeof res.writeHead !== 'function') {
     throw new TypeError('res must be the HTTP response (an object with writeHead)')
   }
+  const before = writer.addedWith(res)
+  if (before !== undefined) {
+    throw new TypeError(
+      `res was already added (client ${before.client.id}): a response carries one event stream`,
+    )
+  }
+  // Proxies (nginx, and those that honour it) pass the stream on at once instead of
+  // buffering it. Set apart, so writeHead gets exactly the headers simple-sse 0.0.3 passed;
+  // and first, so a response whose headers already went out throws before anything is registered.
+  if (typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
   const id = hub.add()
   const client = new Client(id, res)
   const conn = new writer.Connection(client, res)
@@ -122,6 +165,7 @@ function add(req, res) {
   conn.route()
 
   startHeartbeat()
+  lifecycle.added(client)
   return client
 }
 
@@ -178,7 +222,8 @@ function replay(conn, last, upto) {
   }
 }
 
-function removeConn(conn) {
+/** Forgets a connection; `reason` is the 'remove' event's (closed, removed, dropped, shutdown). */
+function removeConn(conn, reason = 'closed') {
   const id = conn.client.id
   if (conns.get(id) !== conn) return false
   conns.delete(id)
@@ -187,6 +232,7 @@ function removeConn(conn) {
   clientList.remove(conn.client)
   conn.detach()
   if (conns.size === 0) stopHeartbeat()
+  lifecycle.removed(conn.client, reason)
   return true
 }
 
@@ -348,6 +394,10 @@ function stopHeartbeat() {
 // ---- lifecycle and observability ---------------------------------------------
 
 function close() {
+  lifecycle.shutdown(closeAll)
+}
+
+function closeAll() {
   stopHeartbeat()
   let thrown = null
   for (const conn of Array.from(conns.values())) {
@@ -461,7 +511,9 @@ Object.defineProperties(sse, {
     enumerable: true,
     get: () => heartbeatMs,
     set(value) {
-      heartbeatMs = checkHeartbeat(value)
+      const ms = checkHeartbeat(value)
+      if (ms === null) return
+      heartbeatMs = ms
       stopHeartbeat()
       startHeartbeat()
     },
@@ -481,10 +533,7 @@ Object.defineProperties(sse, {
     enumerable: true,
     get: () => hub.maxPendingBytes,
     set(bytes) {
-      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new RangeError(`maxPendingBytes must be a whole number of bytes >= 1, got ${String(bytes)}`)
-      }
-      hub.maxPendingBytes = bytes
+      hub.maxPendingBytes = checkMaxPendingBytes(bytes)
     },
   },
 })

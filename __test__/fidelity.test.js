@@ -144,7 +144,9 @@ function heartbeatFromEnv(modulePath, value) {
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
-  return within(once(child, 'exit'), 5000, 'a heartbeat in the child').then(
+  // 'close', not 'exit': the child's output may still be in the pipe when it exits (seen
+  // under Windows Node.js).
+  return within(once(child, 'close'), 5000, 'a heartbeat in the child').then(
     ([code]) => ({ code, stdout, stderr }),
     (err) => {
       child.kill()

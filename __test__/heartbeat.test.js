@@ -140,8 +140,8 @@ test('invalid heartbeat values are RangeErrors quoting what they got, and change
     ['5s', 'got "5s"'],
     ['-1', 'got "-1"'],
     ['1.5', 'got "1.5"'],
-    [null, 'got null'],
-    [undefined, 'got undefined'],
+    [0.5, 'got 0.5'],
+    [1500.5, 'got 1500.5'],
     [{}, 'got an object'],
   ]
   for (const [bad, got] of cases) {

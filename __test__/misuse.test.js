@@ -129,10 +129,10 @@ test('wrong types for every argument throw TypeError or RangeError naming it, an
     // A missing retry (null/undefined) is ignored with a warning, as the browser ignored it.
     sse.setRetry(client, undefined)
     sse.setRetry(client, null)
-    refuses([-1, NaN, '1e3', '', null, undefined, 2 ** 31, {}].map((ms) => [`heartbeat = ${String(ms)}`, () => {
+    refuses([-1, NaN, 0.5, '1e3', '', 2 ** 31, {}].map((ms) => [`heartbeat = ${String(ms)}`, () => {
       sse.heartbeat = ms
     }]), RangeError, /\bheartbeat\b/)
-    refuses([0, -1, 1.5, NaN, '1', null].map((b) => [`maxPendingBytes = ${String(b)}`, () => {
+    refuses([0, -1, 1.5, NaN, '0', '1.5', 'abc', null, undefined].map((b) => [`maxPendingBytes = ${String(b)}`, () => {
       sse.maxPendingBytes = b
     }]), RangeError, /\bmaxPendingBytes\b/)
   })

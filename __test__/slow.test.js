@@ -2,6 +2,9 @@
 // Slow consumers: a client that stops reading is dropped (and only it), the server's
 // memory stays bounded while ~50 MB is broadcast, the pending-bytes cap is settable,
 // and backpressure (res.write returning false) keeps frames queued, in order, until 'drain'.
+// Readers are judged by progress (src/limits.rs): a slow reader draining a big burst is
+// never dropped for the small events behind it; one that stops is, with memory bounded.
+// Run on the direct path, and on the framed path by __test__/framed.test.js.
 
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -9,6 +12,7 @@ const path = require('node:path')
 const sse = require('..')
 const { sseServer, connect, within } = require('./helpers')
 const { streamClient, runNode, watchdog, turn } = require('./fixtures/rel-helpers')
+const { pacedReader } = require('./fixtures/paced-reader')
 
 const MiB = 1024 * 1024
 const DEFAULT_CAP = MiB
@@ -18,7 +22,7 @@ after(() => sse.close())
 test('maxPendingBytes defaults to 1 MiB and refuses bad values with RangeError', () => {
   assert.equal(sse.maxPendingBytes, DEFAULT_CAP)
   assert.equal(sse.stats().maxPendingBytes, DEFAULT_CAP)
-  for (const bad of [0, -1, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, '1024', null, undefined, {}, [], true, 10n]) {
+  for (const bad of [0, -1, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, '0', '1.5', '1e3', 'abc', null, undefined, {}, [], true, 10n]) {
     assert.throws(() => {
       sse.maxPendingBytes = bad
     }, RangeError, String(bad))
@@ -260,3 +264,132 @@ test('one stalled client among fast ones while ~50 MB is broadcast: dropped alon
   assert.equal(exit.stderr, '')
   t.diagnostic(`server RSS growth ${(growth / MiB).toFixed(1)} MiB; stalled client read ${stalled.raw.length} bytes`)
 })
+
+/**
+ * Issue 19's cases: on connect, one `bigBytes` event; then a small event every
+ * `smallEveryMs`, until the reader has the big one and `smallAfter` small ones. Returns
+ * what the reader got and every 'drop'.
+ */
+async function burstThenSmallEvents(t, { bigBytes, smallEveryMs, smallAfter, read, wrapped = false }) {
+  const big = 'S'.repeat(bigBytes)
+  const srv = await sseServer(sse, (client) => sse.send(client, 'snapshot', big))
+  if (wrapped) {
+    // A write wrapped before add (as middleware does): written through res.write.
+    srv.server.prependListener('request', (req, res) => {
+      const write = res.write
+      res.write = function (...args) {
+        return write.apply(this, args)
+      }
+    })
+  }
+  t.after(() => srv.close())
+  const drops = []
+  const onDrop = (client, info) => drops.push(info)
+  sse.on('drop', onDrop)
+  t.after(() => sse.off('drop', onDrop))
+  const reader = await pacedReader(srv.port, read)
+  t.after(() => reader.close())
+  let n = 0
+  const ticker = setInterval(() => {
+    for (const c of srv.added) sse.send(c, 'small', `small:${n}`)
+    n++
+  }, smallEveryMs)
+  t.after(() => clearInterval(ticker))
+  const start = Date.now()
+  const deadline = start + (bigBytes / (read.bytes / read.everyMs)) * 4 + 10000
+  while (!reader.closed && drops.length === 0) {
+    const evs = reader.bodyBytes >= bigBytes ? reader.events() : []
+    if (evs.length >= 1 + smallAfter) break
+    if (Date.now() > deadline) assert.fail(`too slow: ${reader.bodyBytes} bytes in ${Date.now() - start} ms`)
+    await new Promise((resolve) => setTimeout(resolve, read.everyMs))
+  }
+  clearInterval(ticker)
+  return { reader, drops, ms: Date.now() - start, client: srv.added[0] }
+}
+
+test('8 MB on connect, then a small event every 20 ms, to a reader taking 64 KiB every 50 ms: all of it, no drop', async (t) => {
+  const { reader, drops, ms, client } = await burstThenSmallEvents(t, {
+    bigBytes: 8 * 1000 * 1000,
+    smallEveryMs: 20,
+    smallAfter: 20,
+    read: { bytes: 64 * 1024, everyMs: 50 },
+  })
+  assert.deepEqual(drops, [], `dropped after ${reader.bodyBytes} bytes`)
+  const evs = reader.events()
+  assert.equal(evs[0], 'S'.repeat(8 * 1000 * 1000), 'the snapshot arrived whole')
+  evs.slice(1).forEach((data, i) => assert.equal(data, `small:${i}`))
+  assert.ok(evs.length >= 21)
+  assert.ok(sse.clients.includes(client), 'still a client')
+  t.diagnostic(`${reader.bodyBytes} bytes at ${((reader.taken / ms) * 1000 / 1e6).toFixed(2)} MB/s in ${ms} ms`)
+})
+
+for (const wrapped of [false, true]) {
+  test(`one 16 MB event, then a small event every 10 ms, to a reader taking 25 MB/s: all of it, no drop${wrapped ? ' (through res.write)' : ''}`, async (t) => {
+    const { reader, drops, ms, client } = await burstThenSmallEvents(t, {
+      bigBytes: 16 * 1000 * 1000,
+      smallEveryMs: 10,
+      smallAfter: 20,
+      read: { bytes: 256 * 1024, everyMs: 10 },
+      wrapped,
+    })
+    assert.deepEqual(drops, [], `dropped after ${reader.bodyBytes} bytes`)
+    const evs = reader.events()
+    assert.equal(evs[0].length, 16 * 1000 * 1000, 'the big event arrived whole')
+    assert.ok(/^S+$/.test(evs[0]))
+    evs.slice(1).forEach((data, i) => assert.equal(data, `small:${i}`))
+    assert.ok(sse.clients.includes(client), 'still a client')
+    t.diagnostic(`${reader.bodyBytes} bytes in ${ms} ms`)
+  })
+}
+
+test('a reader that stops behind an 8 MB burst is dropped once 1 MiB more piles up behind it', async (t) => {
+  const SNAPSHOT = 8 * 1000 * 1000
+  const EVENT = 16 * 1024
+  const srv = await sseServer(sse, (client, req) => {
+    if (req.url === '/stalled') sse.send(client, 'snapshot', 'S'.repeat(SNAPSHOT))
+  })
+  t.after(() => srv.close())
+  const drops = []
+  const onDrop = (client, info) => drops.push({ client, info })
+  sse.on('drop', onDrop)
+  t.after(() => sse.off('drop', onDrop))
+  // A healthy reader next to it, taking everything.
+  const [healthy, healthyClient] = await srv.open()
+  t.after(() => healthy.close())
+  const stalled = await pacedReader(srv.port, { bytes: 64 * 1024, everyMs: 50, path: '/stalled' })
+  t.after(() => stalled.close())
+  await until(() => srv.added.length === 2, 'the server added the stalled reader')
+  const client = srv.added[1]
+  // It takes a little of the burst, then stops for good.
+  await until(() => stalled.taken > 0, 'the stalled reader took something')
+  stalled.stop()
+  await turn()
+  // Events go to both; count what was queued for it after the burst until it is dropped.
+  let queuedAfter = 0
+  while (drops.length === 0) {
+    sse.broadcast('*', 'e', 'x'.repeat(EVENT))
+    queuedAfter += Buffer.byteLength(`id: ${client.id}\nevent: e\ndata: \n\n`) + EVENT
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    if (queuedAfter > 64 * MiB) assert.fail('never dropped')
+  }
+  assert.equal(drops.length, 1)
+  assert.equal(drops[0].client, client)
+  assert.deepEqual(drops[0].info, { reason: 'slow', maxPendingBytes: DEFAULT_CAP })
+  // What piled up behind the burst is bounded by the limit (plus the event that passed it
+  // and what the kernel took before it filled up): the burst itself never counted.
+  assert.ok(queuedAfter > DEFAULT_CAP, `dropped after only ${queuedAfter} bytes behind the burst`)
+  assert.ok(queuedAfter <= DEFAULT_CAP + EVENT + 4 * MiB, `${queuedAfter} bytes piled up`)
+  assert.ok(stalled.bodyBytes < SNAPSHOT, 'it never had the whole burst')
+  assert.ok(sse.clients.includes(healthyClient), 'the healthy reader stays')
+  await until(() => stalled.closed || stalled.socket.destroyed || client.res.destroyed, 'its response is destroyed')
+  t.diagnostic(`dropped after ${queuedAfter} bytes queued behind the burst`)
+})
+
+/** Waits (turn by turn, at most `ms`) until `check()` holds. */
+async function until(check, what, ms = 10000) {
+  const start = Date.now()
+  while (!check()) {
+    if (Date.now() - start > ms) assert.fail(`timed out: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}

@@ -2,7 +2,7 @@
 // What `npm run build:targets` put in npm/<platform>/ is what each platform needs: the
 // right file format and CPU, Linux gnu builds needing glibc 2.17 at most (they load on
 // every distribution Node 18+ runs on), musl builds without a single glibc symbol version.
-// (Windows is built by the release workflow only.)
+// (The Windows builds: MSVC by the release workflow; MinGW here, checked in windows.test.js.)
 
 const test = require('node:test')
 const assert = require('node:assert/strict')

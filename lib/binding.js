@@ -1,7 +1,8 @@
 'use strict'
 // Finds and loads the Rust core, the way napi-rs packages do:
 //   1. a local build (a development checkout): next to index.js (`npm run build`) or in
-//      npm/<platform>/ (`npm run build:targets`);
+//      npm/<platform>/ (`npm run build:targets`); on Windows x64, after the MSVC build, the
+//      MinGW build in npm/win32-x64-gnu/ (built here for the tests under wine; not published);
 //   2. the prebuilt platform package npm installed (an optionalDependency);
 //   3. the WASI build (local, then the simple-sse-rs-wasm32-wasi package);
 // else one error naming the platform, what was tried and what to do.
@@ -15,6 +16,8 @@ const path = require('node:path')
 const root = path.join(__dirname, '..')
 const NAME = 'simple-sse-rs'
 const WASI = 'wasm32-wasi'
+/** The MinGW build of Windows x64 (`npm run build:targets win32-x64-gnu`): local only, for tests. */
+const WIN_GNU = 'win32-x64-gnu'
 /** Platforms with a prebuilt package (package.json optionalDependencies). */
 const SUPPORTED = [
   'linux-x64-gnu',
@@ -131,6 +134,12 @@ function load() {
     }
     const got = attempt(`package ${NAME}-${platform}`, platform, `${NAME}-${platform}`)
     if (got) return got
+    // (Only in a checkout that built it: the published package has no npm/ folder.)
+    const gnu = path.join(root, 'npm', WIN_GNU, `${NAME}.${WIN_GNU}.node`)
+    if (platform === 'win32-x64-msvc' && fs.existsSync(gnu)) {
+      const got = attempt(gnu, WIN_GNU, gnu)
+      if (got) return got
+    }
   } else {
     tried.push(`the native addon for ${platform}: skipped (NAPI_RS_FORCE_WASI is set)`)
   }

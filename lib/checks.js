@@ -137,16 +137,44 @@ function checkRetry(retry) {
   return ms
 }
 
-/** A heartbeat interval as setInterval takes it (a number, or a string of digits) -> ms. */
+/** A number, or a string of digits (as from `process.env`) as that number; anything else as is. */
+const digits = (value) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value)
+
+/**
+ * A heartbeat interval: whole ms (a number, or a string of digits) -> ms; null (with a
+ * warning, once) for undefined or null (an unset environment variable: the interval stays).
+ * A fraction is refused: an interval in seconds written where ms are meant (0.5) would
+ * otherwise send a heartbeat every millisecond, as setInterval rounds it up to 1.
+ */
 function checkHeartbeat(value) {
-  const ms = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
-  if (typeof ms !== 'number' || !(ms >= 0) || ms > 0x7fffffff) {
+  if (isMissing(value)) {
+    warnOnce(
+      'SIMPLE_SSE_RS_NULL_HEARTBEAT',
+      `sse.heartbeat was set to ${value} (an unset environment variable?); the interval is ` +
+        'left as it was (simple-sse 0.0.3 then sent a heartbeat every millisecond). ' +
+        'This warning is shown once.',
+    )
+    return null
+  }
+  const ms = digits(value)
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 0x7fffffff) {
     throw new RangeError(
-      'heartbeat must be a number of milliseconds in [0, 2^31) or a string of digits, ' +
+      'heartbeat must be a whole number of milliseconds in [0, 2^31) or a string of digits, ' +
         `got ${show(value)}`,
     )
   }
   return ms
+}
+
+/** maxPendingBytes: a whole number >= 1, or a string of digits -> bytes. */
+function checkMaxPendingBytes(value) {
+  const bytes = digits(value)
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new RangeError(
+      `maxPendingBytes must be a whole number of bytes >= 1 or a string of digits, got ${show(value)}`,
+    )
+  }
+  return bytes
 }
 
 module.exports = {
@@ -163,4 +191,5 @@ module.exports = {
   message,
   checkRetry,
   checkHeartbeat,
+  checkMaxPendingBytes,
 }

@@ -19,7 +19,7 @@
 
 const { ServerResponse, OutgoingMessage } = require('node:http')
 const { Socket } = require('node:net')
-const { NO_BODY, DIRECT } = require('./binding')
+const { NO_BODY, DIRECT, STEP } = require('./binding')
 
 const EMPTY = Buffer.alloc(0)
 /** How a client's turns reach its socket: through `res.write`; as Rust's HTTP/1.1 chunks
@@ -29,6 +29,9 @@ const PATH_FRAMED = 1
 const PATH_DIRECT = 2
 /** On a response: its Connection (shared listeners and wrappers find it there). */
 const kConn = Symbol('simple-sse-rs connection')
+/** Test-only switch, read once at load: frame plain-TCP responses as on TLS, Windows and
+ * WASI instead of writing them directly, so the suites can run both paths on one machine. */
+const FORCE_FRAMED = process.env.SIMPLE_SSE_RS_FORCE_FRAMED === '1'
 /** On a direct socket whose timeout we armed again: when (Node's timer clock), and since
  * when Node itself has seen nothing (see `onSocketTimeout`). */
 const kRearmed = Symbol('simple-sse-rs timer rearmed')
@@ -37,10 +40,11 @@ const kQuietSince = Symbol('simple-sse-rs quiet since')
 let kNodeTimeout
 
 /**
- * The writer for one hub. `conns` maps ids to connections; `removeConn(conn)` forgets
- * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client.
+ * The writer for one hub. `conns` maps ids to connections; `removeConn(conn, reason)` forgets
+ * one (registry, list, listeners); `onDrop(conn, info)` reports a dropped client;
+ * `onBatchDone()` runs once the outermost batch is written and settled.
  */
-function createWriter({ hub, conns, removeConn, onDrop }) {
+function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   /** The batch being written, if any: { data, index, bodies, i, start }. */
   let inflight = null
   /** Nesting of flushes (a write can run app code that flushes again). */
@@ -61,18 +65,20 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       this.end = typeof res.end === 'function' ? res.end : null
       const prev = res[kConn]
       if (prev !== undefined) {
-        // The same response added again: keep its own write/end, not our wrappers.
+        // Added again after its client was removed (a stub in a unit test): its own
+        // write/end, not our wrappers. (While that client is registered, add refuses.)
         if (this.write === wrappedWrite) this.write = prev.write
         if (this.end === wrappedEnd) this.end = prev.end
-        /** The connection added before on the same response (removed with this one on 'close'). */
-        this.prev = prev
       }
       /** How this client's turns reach its socket (see `route`). */
       this.path = PATH_RES
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
       this.waiting = null
-      /** Direct path: called when Node has written what it held (made on first use). */
+      /** Direct and framed paths: called when Node has written what it held (made on first use). */
       this.flushed = null
+      /** Its socket refused bytes and Rust may judge it (see src/limits.rs): report each
+       * time Node has written what it was handed (`hub.resume`), until Rust says it caught up. */
+      this.backlogged = false
       /** Inside the app's own write through our wrappers (see `aroundAppWrite`). */
       this.appWriting = false
       viaJs++
@@ -111,7 +117,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
      * Rust, which then writes its turns directly to Node's own descriptor of it. When it
      * cannot (TLS, a handle whose close someone else wraps, or no direct writes on this
      * platform), such a response is *framed*: Rust frames its turns as HTTP/1.1 chunks
-     * and JS writes each turn to the socket in one write, skipping `res.write`.
+     * and JS writes each turn to the socket in one write (up to 256 KiB at a time: see
+     * `put`), skipping `res.write`.
      */
     route() {
       const res = this.res
@@ -135,7 +142,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       if (!Object.hasOwn(res, '_send') && typeof res._send === 'function') res._send = sendAfterQueued
       const handle = socket._handle
       const fd = handle != null ? handle.fd : undefined
-      if (DIRECT && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
+      if (DIRECT && !FORCE_FRAMED && !socket.encrypted && typeof fd === 'number' && fd >= 0 && guardClose(handle)) {
         // Node may still hold the headers: Rust then starts paused until Node wrote them.
         const held = socket.writableLength
         if (hub.setDirect(this.client.id, fd, held)) {
@@ -180,7 +187,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     holdForNode() {
       const socket = this.res.socket
       if (socket == null || socket.destroyed) return // its 'close' removes the client
-      hub.pause(this.client.id, socket.writableLength)
+      // What Node holds now was refused; judged from the end of this turn on.
+      hub.pause(this.client.id, socket.writableLength, true)
       if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
       socket.write(EMPTY, this.flushed)
     }
@@ -188,36 +196,35 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     /** Writes a client's part of a batch: `pieces` (Buffers) in order. Throws what `res.write` throws. */
     put(pieces, turn) {
       const res = this.res
-      if (this.path === PATH_DIRECT) {
+      if (this.path !== PATH_RES) {
         const socket = res.socket
         if (socket == null || socket.destroyed || !socket.writable) {
           removeConn(this)
           return
         }
-        // The rest of a write the socket refused (Rust paused the client): Node writes
-        // it after anything it holds, shared bodies by reference; Rust resumes once Node
-        // holds nothing.
+        // Ready-made HTTP/1.1 chunks, at most a step of them: direct, the rest of a write
+        // the socket refused; framed, the client's bytes. Node writes them after anything
+        // it holds, shared bodies by reference, corked (one system call for all the
+        // pieces). When Rust paused the client (direct; framed with more waiting than a
+        // step), it resumes it once Node holds nothing: the socket took them (progress).
         if (this.flushed === null) this.flushed = (err) => afterNodeWrote(this, err)
+        let paused = this.path === PATH_DIRECT || this.backlogged
+        if (!paused) {
+          let bytes = 0
+          for (let i = 0; i < pieces.length; i++) bytes += pieces[i].length
+          paused = bytes >= STEP
+        }
         const last = pieces.length - 1
         if (last > 0) socket.cork()
         for (let i = 0; i < last; i++) socket.write(pieces[i])
-        socket.write(pieces[last], this.flushed)
+        const ok = socket.write(pieces[last], paused ? this.flushed : undefined)
         if (last > 0) socket.uncork()
-        return
-      }
-      if (this.path === PATH_FRAMED) {
-        const socket = res.socket
-        if (socket == null || socket.destroyed || !socket.writable) {
-          removeConn(this)
-          return
+        // Framed: Node is the first to see the socket refuse (direct: Rust saw it).
+        if (this.path === PATH_FRAMED && !ok) {
+          hub.pause(this.client.id, socket.writableLength, !turn)
+          this.backlogged = true
+          if (!paused) socket.write(EMPTY, this.flushed)
         }
-        // One write of ready-made chunks (corked: one system call for all the pieces).
-        let ok
-        const last = pieces.length - 1
-        if (last > 0) socket.cork()
-        for (let i = 0; i <= last; i++) ok = socket.write(pieces[i])
-        if (last > 0) socket.uncork()
-        this.refused(socket, ok, turn)
         return
       }
       if (this.write === null) return
@@ -228,17 +235,20 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       const ok = this.write.call(res, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces))
       // Compression middleware sets res.flush; the original looked for it on every write.
       if (typeof res.flush === 'function') res.flush()
+      // Taken without a refusal: a backlogged client has caught up that far.
+      if (ok !== false && this.backlogged && this.live()) this.backlogged = hub.resume(this.client.id)
       this.refused(res, ok, turn)
     }
 
     /**
-     * After a write to `target` (the response, or the socket when framed): mid-turn (a
-     * loop piling up), let Node buffer as res.write would; at the end of a turn, a
-     * refusing target pauses the client until its 'drain'.
+     * After a `res.write`: a refusing response pauses the client until its 'drain' (what
+     * the rest of the turn queues waits in Rust, not judged before the turn ends).
      */
     refused(target, ok, turn) {
-      if (ok === false && turn && this.waiting === null && typeof target.once === 'function' && this.live()) {
-        hub.pause(this.client.id, typeof target.writableLength === 'number' ? target.writableLength : 0)
+      if (ok === false && this.waiting === null && typeof target.once === 'function' && this.live()) {
+        const held = typeof target.writableLength === 'number' ? target.writableLength : 0
+        hub.pause(this.client.id, held > 0 ? held : 1, !turn)
+        this.backlogged = true
         this.waiting = target
         target.once('drain', onDrain)
       }
@@ -272,9 +282,10 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     return Object.getPrototypeOf(this).reset.apply(this, arguments)
   }
 
-  /** 'close' or 'prefinish' of a response (`this`): removes its connection(s). */
+  /** 'close' or 'prefinish' of a response (`this`): removes its connection. */
   function onClose() {
-    for (let conn = this[kConn]; conn !== undefined; conn = conn.prev) removeConn(conn)
+    const conn = this[kConn]
+    if (conn !== undefined) removeConn(conn)
   }
 
   /** The live connection whose response a socket (`this`) is carrying, if any. */
@@ -378,22 +389,20 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /** 'drain' of a response (`this`) on the JS path. */
   function onDrain() {
-    // `this`: a response, or the socket of a framed one.
-    const owner = this[kConn] !== undefined ? this : this._httpMessage
-    const conn = owner != null ? owner[kConn] : undefined
+    const conn = this[kConn]
     if (conn === undefined) return
     conn.waiting = null
-    if (conn.live()) hub.resume(conn.client.id)
+    if (conn.live()) conn.backlogged = hub.resume(conn.client.id)
   }
 
-  /** Direct path: Node wrote what it held when `holdForNode`/`put` ran. */
+  /** Direct and framed paths: Node wrote what it held when `holdForNode`/`put` ran. */
   function afterNodeWrote(conn, err) {
-    if (err || !conn.live() || conn.path !== PATH_DIRECT) return
+    if (err || !conn.live() || conn.path === PATH_RES) return
     const socket = conn.res.socket
     if (socket == null || socket.destroyed) return
     // More was queued in Node meanwhile (the app wrote): wait for that too.
     if (socket.writableLength > 0) socket.write(EMPTY, conn.flushed)
-    else hub.resume(conn.client.id)
+    else conn.backlogged = hub.resume(conn.client.id)
   }
 
   /**
@@ -470,7 +479,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     depth++
     try {
       if (inflight !== null) writeInflight(turn)
-      const batch = hub.drain()
+      const batch = hub.drain(!turn)
       if (batch !== null) {
         for (const id of batch.gone) fail(conns.get(id), null)
         const { dropped } = batch
@@ -484,7 +493,13 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     } finally {
       depth--
     }
-    if (depth === 0 && failed.length > 0) settle()
+    if (depth === 0) {
+      try {
+        if (failed.length > 0) settle()
+      } finally {
+        onBatchDone()
+      }
+    }
   }
 
   /**
@@ -524,7 +539,7 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
     if (!conn.live() || failed.some((f) => f[0] === conn)) return
     failed.push([conn, info])
     // Out of the registry at once: nothing more is queued for it.
-    removeConn(conn)
+    removeConn(conn, info === null ? 'closed' : 'dropped')
   }
 
   /** Destroys every failed client's response, then tells the app (listeners last). */
@@ -584,7 +599,8 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
 
   /**
    * `sse.remove`: writes what was queued for the client (as 0.0.3 had written each frame
-   * at once), then forgets it. A response that throws is dropped as in a batch.
+   * at once), then forgets it (a 'remove' with reason 'removed'). A response that throws
+   * is dropped as in a batch ('drop', then 'remove' with reason 'dropped').
    */
   function release(conn) {
     if (!conn.live()) return false
@@ -592,14 +608,36 @@ function createWriter({ hub, conns, removeConn, onDrop }) {
       flushNow(conn)
       if (conn.path === PATH_RES && typeof conn.res.flush === 'function') conn.res.flush()
     } catch (error) {
-      fail(conn, { reason: 'error', error })
-      if (depth === 0) settle()
+      depth++
+      try {
+        fail(conn, { reason: 'error', error })
+      } finally {
+        depth--
+      }
+      if (depth === 0) {
+        try {
+          settle()
+        } finally {
+          onBatchDone()
+        }
+      }
       return true
     }
-    return removeConn(conn)
+    return removeConn(conn, 'removed')
   }
 
-  return { Connection, onWake, flushAll, flushNow, release, queued }
+  /** Whether a batch is being written (removals then wait for `onBatchDone`). */
+  function busy() {
+    return depth > 0
+  }
+
+  /** The registered connection of a response, if any. */
+  function addedWith(res) {
+    const conn = res[kConn]
+    return conn !== undefined && conn.live() ? conn : undefined
+  }
+
+  return { Connection, onWake, flushAll, flushNow, release, queued, busy, addedWith }
 }
 
 module.exports = { createWriter }

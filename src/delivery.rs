@@ -1,4 +1,5 @@
-//! Pending bytes per client: how they wait, how they are written, and the limit on them.
+//! Pending bytes per client: how they wait and how they are written (when a slow reader
+//! is dropped is `limits.rs`'s to say).
 //!
 //! A client's outbox is a list of segments: bytes it owns (its `id:` lines, small
 //! frames, coalesced) and large broadcast bodies shared by reference with every other
@@ -13,11 +14,14 @@
 //! - any other client's bytes go to JS in the batch, as `(id, end, body)` entries, for
 //!   one `res.write` per client.
 //!
-//! Limits judge only refused bytes. A paused client (its socket refused bytes at the
-//! end of a turn, which Node or Rust now hold) is dropped once what waits for it would
-//! pass `max_pending`. What one turn queues is never judged: past [`EARLY`] bytes it
-//! is written out at once, mid-turn (direct clients here; others through JS, see
+//! When a client is dropped is decided in `limits.rs` (the slow-reader rule); this module
+//! tells it when a client's socket refused bytes at the end of a turn (its backlog
+//! begins), when the socket took bytes (progress), and asks it before queueing a frame
+//! for a backlogged client. What one turn queues is never judged: past [`EARLY`] bytes
+//! it is written out at once, mid-turn (direct clients here; others through JS, see
 //! `take_urgent`), and what the socket cannot take yet waits for the end of the turn.
+//! A client that waits for its socket (direct or framed) is handed to Node at most
+//! [`STEP`] bytes at a time, so that its progress is seen at least that often.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -27,6 +31,10 @@ use std::time::Instant;
 
 use crate::direct::{self, Fd, Wrote};
 use crate::frame;
+pub use crate::limits::DEFAULT_MAX_PENDING;
+#[cfg(test)]
+use crate::limits::STALL_MS;
+use crate::limits::{Clock, Limits, STEP};
 use crate::registry::Registry;
 
 /// Broadcast bodies at least this large are shared between clients, not copied.
@@ -37,9 +45,6 @@ pub const NO_BODY: u32 = u32::MAX;
 
 /// In `Delivery::by_fd`: no client writes to this descriptor.
 const NO_CLIENT: u32 = u32::MAX;
-
-/// Default hard limit on the bytes refused by one client's socket.
-pub const DEFAULT_MAX_PENDING: usize = 1024 * 1024;
 
 /// A client whose unwritten frames reach this much in one turn is written out at once.
 pub const EARLY: usize = 64 * 1024;
@@ -92,6 +97,10 @@ pub struct Outbox {
     /// only `release` lets it go, whatever the socket does.
     held_for_replay: bool,
     dropped: bool,
+    /// Judged by the slow-reader rule (`limits.rs` keeps its backlog).
+    backlogged: bool,
+    /// In `Delivery::refusing` (its socket refused mid-turn).
+    refusing: bool,
 }
 
 impl Outbox {
@@ -103,6 +112,11 @@ impl Outbox {
     /// Whether nothing may be written for this client now (paused or held for a replay).
     fn stopped(&self) -> bool {
         self.paused || self.held_for_replay
+    }
+
+    /// Whether the slow-reader rule judges this client (see `limits.rs`).
+    pub fn is_backlogged(&self) -> bool {
+        self.backlogged
     }
 
     /// Whether Rust writes this client's bytes straight to its socket.
@@ -264,12 +278,26 @@ pub struct Delivery {
     /// The thread that made this (the JavaScript thread): the only one that may write
     /// to a borrowed descriptor.
     js_thread: ThreadId,
-    max_pending: usize,
+    /// Clients whose socket refused bytes mid-turn: their backlog begins at the end of
+    /// the turn if they still wait then.
+    refusing: Vec<u32>,
+    limits: Limits,
     pub counters: Counters,
 }
 
 impl Default for Delivery {
     fn default() -> Self {
+        Delivery::with_limits(Limits::default())
+    }
+}
+
+impl Delivery {
+    /// A delivery whose slow-reader rule reads the time from `clock`.
+    pub fn with_clock(clock: Clock) -> Self {
+        Delivery::with_limits(Limits::with_clock(clock))
+    }
+
+    fn with_limits(limits: Limits) -> Self {
         Delivery {
             dirty: Vec::new(),
             dropped: Vec::new(),
@@ -280,7 +308,8 @@ impl Default for Delivery {
             epoch: Instant::now(),
             flush_stamp: None,
             js_thread: std::thread::current().id(),
-            max_pending: DEFAULT_MAX_PENDING,
+            refusing: Vec::new(),
+            limits,
             counters: Counters::default(),
         }
     }
@@ -308,11 +337,51 @@ fn hand_over(batch: &mut Batch, id: u32, outbox: &mut Outbox) {
             _ => batch.data.extend_from_slice(&seg.bytes()[from..]),
         }
     }
+    close_entry(batch, id, first);
+    outbox.clear();
+}
+
+/// Ends a client's entries in the batch: the bytes in `data` after its last body.
+fn close_entry(batch: &mut Batch, id: u32, first: usize) {
     let end = batch.data.len() as u32;
     if batch.index.len() == first || batch.index[batch.index.len() - 3] != end {
         batch.index.extend([id, end, NO_BODY, 0]);
     }
-    outbox.clear();
+}
+
+/// Moves at most `limit` bytes of a client's wire segments (framed for its socket) into
+/// the batch: whole shared bodies by reference, a body cut at the limit as a copy of
+/// its part. Returns how many bytes.
+fn hand_wire(batch: &mut Batch, id: u32, outbox: &mut Outbox, limit: usize) -> usize {
+    let first = batch.index.len();
+    let mut n = 0;
+    for (i, seg) in outbox.segs.iter().take(outbox.wire as usize).enumerate() {
+        if n >= limit {
+            break;
+        }
+        let from = if i == 0 { outbox.off } else { 0 };
+        let bytes = &seg.bytes()[from..];
+        let take = bytes.len().min(limit - n);
+        match seg {
+            Seg::Shared(body) if take == bytes.len() => {
+                let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
+                    Some(at) => at,
+                    None => {
+                        batch.bodies.push(Arc::clone(body));
+                        batch.bodies.len() - 1
+                    }
+                };
+                batch
+                    .index
+                    .extend([id, batch.data.len() as u32, at as u32, from as u32]);
+            }
+            _ => batch.data.extend_from_slice(&bytes[..take]),
+        }
+        n += take;
+    }
+    close_entry(batch, id, first);
+    outbox.consume(n);
+    n
 }
 
 /// Appends the start of an HTTP/1.1 chunk of `len` bytes: `<hex len>\r\n`.
@@ -327,11 +396,24 @@ fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
 
 impl Delivery {
     pub fn max_pending(&self) -> usize {
-        self.max_pending
+        self.limits.max_pending()
     }
 
     pub fn set_max_pending(&mut self, bytes: usize) {
-        self.max_pending = bytes;
+        self.limits.set_max_pending(bytes);
+    }
+
+    /// The client's backlog begins (its socket refused bytes at the end of a turn).
+    fn begin_backlog(&mut self, id: u32, outbox: &mut Outbox) {
+        self.limits.begin(id, outbox.len + outbox.held);
+        outbox.backlogged = true;
+    }
+
+    /// The client's socket took bytes: tells the rule what still waits.
+    fn progressed(&mut self, id: u32, outbox: &mut Outbox) {
+        if outbox.backlogged && !self.limits.progress(id, outbox.len + outbox.held) {
+            outbox.backlogged = false;
+        }
     }
 
     /// Appends one frame built by `write` (at most `len` bytes) to a client's outbox.
@@ -431,19 +513,21 @@ impl Delivery {
         self.queued(id, outbox)
     }
 
-    /// Drops the client when `len` more bytes would take what its socket refused past
-    /// the limit; true if it did. Only paused clients are judged: their socket refused
-    /// bytes at the end of a turn. Within a turn, what the socket could not take yet
-    /// (the loop outran the reader) waits here and is retried every [`EARLY`] bytes, as
-    /// Node would buffer it for `res.write`; it is never judged on its own.
+    /// Drops the client when queueing `len` more bytes breaks the slow-reader rule
+    /// (`limits.rs`); true if it did. Only backlogged clients are judged: their socket
+    /// refused bytes at the end of a turn. Within a turn, what the socket could not take
+    /// yet (the loop outran the reader) waits here and is retried every [`EARLY`] bytes,
+    /// as Node would buffer it for `res.write`; it is never judged on its own.
     fn over_limit(&mut self, id: u32, outbox: &mut Outbox, len: usize) -> bool {
-        if !outbox.paused {
+        if !outbox.backlogged {
             return false;
         }
         let waiting = outbox.len.saturating_add(outbox.held).saturating_add(len);
-        if waiting <= self.max_pending {
+        if self.limits.judge(id, waiting).is_none() {
             return false;
         }
+        self.limits.forget(id);
+        outbox.backlogged = false;
         outbox.dropped = true;
         outbox.clear();
         outbox.segs = VecDeque::new();
@@ -496,9 +580,14 @@ impl Delivery {
                     self.stamp(outbox);
                 }
                 outbox.consume(n);
+                if n > 0 {
+                    self.progressed(id, outbox);
+                }
                 false
             }
             Wrote::Gone => {
+                self.limits.forget(id);
+                outbox.backlogged = false;
                 outbox.dropped = true;
                 outbox.clear();
                 self.unset_fd(outbox);
@@ -590,8 +679,10 @@ impl Delivery {
     }
 
     /// A client left the registry: its descriptor is free for another client.
-    pub fn removed(&mut self, outbox: &mut Outbox) {
+    pub fn removed(&mut self, id: u32, outbox: &mut Outbox) {
         self.unset_fd(outbox);
+        self.limits.forget(id);
+        outbox.backlogged = false;
     }
 
     /// Stops writing to a client's descriptor.
@@ -611,7 +702,7 @@ impl Delivery {
         std::thread::current().id() == self.js_thread
     }
 
-    /// Stops writing this client's bytes (its socket refused some) until `resume`.
+    /// Stops writing this client's bytes until `resume` (Node holds bytes for its socket).
     pub fn pause(outbox: &mut Outbox) {
         outbox.paused = true;
     }
@@ -622,10 +713,28 @@ impl Delivery {
         outbox.held = held;
     }
 
-    /// Returns true when the client has bytes waiting and JS must run.
+    /// The client's socket refused bytes (`held` of them wait in Node): pauses it until
+    /// `resume`. At the end of a turn its backlog begins now; mid-turn (a loop piling
+    /// up) at the end of the turn, if it still waits then.
+    pub fn refused(&mut self, id: u32, outbox: &mut Outbox, held: usize, end_of_turn: bool) {
+        Self::pause_holding(outbox, held);
+        if outbox.dropped {
+            return;
+        }
+        if end_of_turn {
+            self.begin_backlog(id, outbox);
+        } else if !outbox.refusing && !outbox.backlogged {
+            outbox.refusing = true;
+            self.refusing.push(id);
+        }
+    }
+
+    /// Node has written everything it held for the client (its socket took it). Returns
+    /// true when the client has bytes waiting and JS must run.
     pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         outbox.paused = false;
         outbox.held = 0;
+        self.progressed(id, outbox);
         if outbox.queued || outbox.dropped || outbox.held_for_replay || outbox.len == 0 {
             return false;
         }
@@ -666,8 +775,25 @@ impl Delivery {
         taken
     }
 
-    /// Writes every dirty direct client and collects everything else into one batch.
+    /// Writes every dirty direct client and collects everything else into one batch, at
+    /// the end of a turn.
     pub fn flush(&mut self, reg: &mut Registry<Outbox>) -> Batch {
+        self.flush_turn(reg, true)
+    }
+
+    /// [`flush`](Self::flush), mid-turn when `end_of_turn` is false (a loop piling up):
+    /// a socket refusing then does not start a backlog yet.
+    pub fn flush_turn(&mut self, reg: &mut Registry<Outbox>, end_of_turn: bool) -> Batch {
+        if end_of_turn {
+            for id in std::mem::take(&mut self.refusing) {
+                if let Some(outbox) = reg.get_mut(id) {
+                    outbox.refusing = false;
+                    if outbox.paused && !outbox.dropped && !outbox.backlogged {
+                        self.begin_backlog(id, outbox);
+                    }
+                }
+            }
+        }
         let mut batch = Batch {
             dropped: std::mem::take(&mut self.dropped),
             ..Batch::default()
@@ -697,16 +823,22 @@ impl Delivery {
             }
             outbox.queued = false;
             if outbox.is_direct() {
-                // The socket refused the rest of the turn: Node writes it after whatever it
-                // holds, and the client waits until Node has written everything (`resume`).
-                let handed = outbox.len;
-                hand_over(&mut batch, id, outbox);
-                Self::pause_holding(outbox, handed);
+                // The socket refused the rest of the turn: Node writes (at most a step of)
+                // it after whatever it holds, and the client waits until Node has written
+                // everything (`resume`); the rest waits here.
+                let handed = hand_wire(&mut batch, id, outbox, STEP);
+                self.refused(id, outbox, handed, end_of_turn);
                 continue;
             }
             if outbox.framed {
+                // JS writes (at most a step of) it to the socket; when more waits, the
+                // client waits until Node has written the step (`resume`). JS reports a
+                // refusal (`refused`).
                 self.counters.bytes += outbox.frame_for_wire() as u64;
-                hand_over(&mut batch, id, outbox);
+                let handed = hand_wire(&mut batch, id, outbox, STEP);
+                if outbox.len > 0 {
+                    Self::pause_holding(outbox, handed);
+                }
                 continue;
             }
             self.counters.bytes += outbox.len as u64;
@@ -725,6 +857,7 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn setup(n: usize) -> (Registry<Outbox>, Delivery, Vec<u32>) {
         let mut reg = Registry::default();
@@ -811,30 +944,223 @@ mod tests {
     }
 
     #[test]
-    fn refused_bytes_past_the_limit_drop_the_client_once() {
+    fn what_piles_up_behind_a_refusal_past_the_limit_drops_the_client_once() {
         let (mut reg, mut d, ids) = setup(2);
         d.set_max_pending(10);
-        Delivery::pause_holding(ob(&mut reg, ids[0]), 4);
+        // Node holds 40 refused bytes for client 0: they are its burst, not counted.
+        d.refused(ids[0], ob(&mut reg, ids[0]), 40, true);
         Delivery::pause(ob(&mut reg, ids[1]));
         assert!(
             !push(&mut d, &mut reg, ids[0], b"abc"),
-            "4 held + 3 = 7: kept"
+            "3 behind the burst: kept"
         );
-        assert!(!push(&mut d, &mut reg, ids[1], b"abcdefgh"));
         assert!(
-            push(&mut d, &mut reg, ids[0], b"defg"),
-            "4 + 3 + 4 = 11: dropped"
+            !push(&mut d, &mut reg, ids[1], b"abcdefghijkl"),
+            "paused without a refusal: not judged"
         );
+        assert!(!push(&mut d, &mut reg, ids[0], b"defghij"), "10: kept");
+        assert!(push(&mut d, &mut reg, ids[0], b"k"), "11: dropped");
         assert!(!push(&mut d, &mut reg, ids[0], b"h"), "once");
         let batch = d.flush(&mut reg);
         assert_eq!(batch.dropped, vec![0]);
         assert!(batch.index.is_empty());
         assert_eq!(ob(&mut reg, ids[0]).pending(), 0);
-        assert_eq!(ob(&mut reg, ids[1]).pending(), 8);
+        assert_eq!(ob(&mut reg, ids[1]).pending(), 12);
         assert_eq!(d.counters.dropped, 1);
-        // Resumed, the other client's bytes go out; held bytes no longer count.
+        assert!(!d.limits.is_backlogged(ids[0]), "forgotten");
+        // Resumed, the other client's bytes go out.
         assert!(d.resume(ids[1], ob(&mut reg, ids[1])));
-        assert_eq!(split(&d.flush(&mut reg)), owned(&[(1, b"abcdefgh")]));
+        assert_eq!(split(&d.flush(&mut reg)), owned(&[(1, b"abcdefghijkl")]));
+    }
+
+    /// A delivery with a clock the test moves, and one client.
+    fn setup_clock() -> (Registry<Outbox>, Delivery, u32, Arc<AtomicU64>) {
+        let mut reg = Registry::default();
+        let id = reg.add(Outbox::default()).expect("id");
+        let (clock, ms) = Clock::manual();
+        (reg, Delivery::with_clock(clock), id, ms)
+    }
+
+    #[test]
+    fn a_reader_draining_a_big_burst_is_never_dropped_for_small_events_behind_it() {
+        // Issue 19: 8 MB in front (Node holds a step, Rust the rest), then a small event
+        // every 20 ms to a reader taking 64 KiB every 50 ms.
+        let (mut reg, mut d, c, ms) = setup_clock();
+        let snapshot: Arc<[u8]> = Arc::from(vec![b's'; 8_000_000]);
+        assert!(d.push_shared(c, ob(&mut reg, c), &snapshot));
+        Delivery::set_framed(ob(&mut reg, c));
+        let batch = d.flush(&mut reg);
+        let mut node_holds = split(&batch)[0].1.len();
+        assert!(node_holds <= STEP, "one step handed to Node: {node_holds}");
+        // The socket took some and refused the rest at the end of the turn.
+        node_holds -= 1000;
+        d.refused(c, ob(&mut reg, c), node_holds, true);
+        let mut delivered = 1000usize;
+        for tick in 1..=20_000u64 {
+            ms.store(tick * 10, Ordering::Release);
+            if tick % 2 == 0 && delivered < 8_000_000 {
+                assert!(
+                    !push(&mut d, &mut reg, c, b"data: small\n\n") || ob(&mut reg, c).queued,
+                    "kept at {} ms",
+                    tick * 10
+                );
+                assert_eq!(d.counters.dropped, 0, "at {} ms", tick * 10);
+            }
+            if tick % 5 == 0 {
+                // The reader takes 64 KiB of what Node holds; when Node is done, resume.
+                let took = node_holds.min(64 * 1024);
+                node_holds -= took;
+                delivered += took;
+                if node_holds == 0 {
+                    d.resume(c, ob(&mut reg, c));
+                    let batch = d.flush(&mut reg);
+                    node_holds = split(&batch).first().map_or(0, |p| p.1.len());
+                    if node_holds == 0 {
+                        break;
+                    }
+                    Delivery::pause_holding(ob(&mut reg, c), node_holds);
+                }
+            }
+        }
+        assert!(delivered >= 8_000_000, "{delivered}");
+        assert_eq!(d.counters.dropped, 0);
+        assert!(
+            !d.limits.is_backlogged(c),
+            "caught up once nothing more is sent"
+        );
+    }
+
+    #[test]
+    fn a_stalled_reader_behind_a_burst_is_dropped_by_bytes_or_by_time() {
+        for by_time in [false, true] {
+            let (mut reg, mut d, c, ms) = setup_clock();
+            let snapshot: Arc<[u8]> = Arc::from(vec![b's'; 8_000_000]);
+            d.push_shared(c, ob(&mut reg, c), &snapshot);
+            Delivery::set_framed(ob(&mut reg, c));
+            let handed = split(&d.flush(&mut reg))[0].1.len();
+            d.refused(c, ob(&mut reg, c), handed, true);
+            let waiting = ob(&mut reg, c).pending() + handed;
+            let mut queued = 0;
+            let mut t = 0;
+            while d.counters.dropped == 0 {
+                if by_time {
+                    t += 1000;
+                    ms.store(t, Ordering::Release);
+                    d.push(c, ob(&mut reg, c), frame::HEARTBEAT.len(), |buf| {
+                        buf.extend_from_slice(frame::HEARTBEAT)
+                    });
+                } else {
+                    push(&mut d, &mut reg, c, &[b'x'; 16 * 1024]);
+                    queued += 16 * 1024;
+                }
+                assert!(queued < 64 * 1024 * 1024 && t < 10 * STALL_MS);
+            }
+            if by_time {
+                assert_eq!(
+                    t, STALL_MS,
+                    "dropped at the first frame after the stall limit"
+                );
+            } else {
+                assert_eq!(
+                    queued,
+                    DEFAULT_MAX_PENDING + 16 * 1024,
+                    "1 MiB kept behind it"
+                );
+            }
+            assert_eq!(d.flush(&mut reg).dropped, vec![c]);
+            assert_eq!(ob(&mut reg, c).pending(), 0, "its bytes are freed");
+            assert_eq!(Arc::strong_count(&snapshot), 1);
+            assert!(waiting > 7_000_000);
+        }
+    }
+
+    #[test]
+    fn a_refusal_mid_turn_is_judged_only_from_the_end_of_the_turn() {
+        let (mut reg, mut d, c, _) = setup_clock();
+        d.set_max_pending(10);
+        Delivery::set_framed(ob(&mut reg, c));
+        push(&mut d, &mut reg, c, b"first");
+        let handed = split(&d.flush_turn(&mut reg, false))[0].1.len();
+        d.refused(c, ob(&mut reg, c), handed, false);
+        // The loop goes on: far past the limit, never judged within its turn.
+        for _ in 0..100 {
+            assert!(!push(&mut d, &mut reg, c, b"0123456789"));
+        }
+        assert_eq!(d.counters.dropped, 0);
+        // The turn ends with the socket still refusing: from now on it is judged.
+        assert!(d.flush(&mut reg).is_empty(), "still waiting for Node");
+        assert!(d.limits.is_backlogged(c));
+        assert!(!push(&mut d, &mut reg, c, b"0123456789"), "10 behind: kept");
+        assert!(push(&mut d, &mut reg, c, b"!"), "11: dropped");
+        // Refused again and again mid-turn (the app's own writes): listed once.
+        let (mut reg, mut d, c, _) = setup_clock();
+        for _ in 0..100 {
+            d.refused(c, ob(&mut reg, c), 10, false);
+        }
+        assert_eq!(d.refusing, vec![c]);
+        d.flush(&mut reg);
+        assert!(d.refusing.is_empty() && d.limits.is_backlogged(c));
+        d.refused(c, ob(&mut reg, c), 10, false);
+        assert!(d.refusing.is_empty(), "already backlogged");
+        // A client that was written meanwhile (resumed) starts no backlog.
+        let (mut reg, mut d, c, _) = setup_clock();
+        Delivery::set_framed(ob(&mut reg, c));
+        push(&mut d, &mut reg, c, b"first");
+        let handed = split(&d.flush_turn(&mut reg, false))[0].1.len();
+        d.refused(c, ob(&mut reg, c), handed, false);
+        d.resume(c, ob(&mut reg, c));
+        assert!(d.flush(&mut reg).is_empty());
+        assert!(!d.limits.is_backlogged(c));
+    }
+
+    #[test]
+    fn a_backlog_ends_once_everything_handed_was_written_and_nothing_else_waits() {
+        let (mut reg, mut d, c, ms) = setup_clock();
+        Delivery::set_framed(ob(&mut reg, c));
+        push(&mut d, &mut reg, c, b"burst");
+        d.flush(&mut reg);
+        d.refused(c, ob(&mut reg, c), 5, true);
+        push(&mut d, &mut reg, c, b"more");
+        // Node wrote the burst: "more" is written next, still judged until it is taken.
+        d.resume(c, ob(&mut reg, c));
+        assert!(ob(&mut reg, c).is_backlogged());
+        assert_eq!(split(&d.flush(&mut reg))[0].1, b"4\r\nmore\r\n");
+        assert!(!ob(&mut reg, c).paused, "all of it handed: not paused");
+        // JS reports that Node wrote it: caught up, no longer judged, so no stall later.
+        d.resume(c, ob(&mut reg, c));
+        assert!(!ob(&mut reg, c).is_backlogged());
+        ms.store(10 * STALL_MS, Ordering::Release);
+        push(&mut d, &mut reg, c, b"late");
+        assert_eq!(d.counters.dropped, 0);
+        assert!(d.flush(&mut reg).dropped.is_empty());
+    }
+
+    #[test]
+    fn a_framed_client_is_handed_a_step_at_a_time_in_order() {
+        let (mut reg, mut d, c, _) = setup_clock();
+        Delivery::set_framed(ob(&mut reg, c));
+        let big: Arc<[u8]> = Arc::from(vec![b'b'; 3 * STEP + 7]);
+        push(&mut d, &mut reg, c, b"head");
+        d.push_body(c, ob(&mut reg, c), &big);
+        push(&mut d, &mut reg, c, b"tail");
+        let mut wire = Vec::new();
+        loop {
+            let batch = d.flush(&mut reg);
+            let parts = split(&batch);
+            if parts.is_empty() {
+                break;
+            }
+            assert!(parts[0].1.len() <= STEP);
+            wire.extend_from_slice(&parts[0].1);
+            assert!(d.flush(&mut reg).is_empty(), "waits for Node");
+            d.resume(c, ob(&mut reg, c));
+        }
+        let frames = [&b"head"[..], &frame_of(c, &big), b"tail"].concat();
+        let mut want = Vec::new();
+        push_chunk_size(&mut want, frames.len());
+        want.extend_from_slice(&frames);
+        want.extend_from_slice(CRLF);
+        assert_eq!(wire, want);
     }
 
     #[test]
@@ -893,7 +1219,7 @@ mod tests {
     fn shared_bodies_count_against_the_limit_when_refused() {
         let (mut reg, mut d, ids) = setup(1);
         d.set_max_pending(SHARE_MIN);
-        Delivery::pause(ob(&mut reg, ids[0]));
+        d.refused(ids[0], ob(&mut reg, ids[0]), 1, true);
         let body: Arc<[u8]> = Arc::from(vec![b'b'; SHARE_MIN]);
         assert!(d.push_body(0, ob(&mut reg, ids[0]), &body));
         let batch = d.flush(&mut reg);
@@ -1085,6 +1411,56 @@ mod tests {
         }
 
         #[test]
+        fn a_refused_body_goes_to_node_a_step_at_a_time_and_the_rest_waits_shared() {
+            let (mut reg, mut d, _) = setup(0);
+            let (id, _server, mut peer) = direct_pair(&mut reg, &mut d);
+            // Far more than the socket takes while nobody reads.
+            let body: Arc<[u8]> = Arc::from(vec![b'b'; 64 * 1024 * 1024]);
+            d.push_body(id, ob(&mut reg, id), &body);
+            let batch = d.flush(&mut reg);
+            let handed = split(&batch);
+            assert_eq!(handed.len(), 1);
+            assert!(handed[0].1.len() <= STEP, "{}", handed[0].1.len());
+            assert!(
+                batch.bodies.is_empty(),
+                "the part of the body Node gets is a copy"
+            );
+            assert!(ob(&mut reg, id).paused);
+            assert!(d.limits.is_backlogged(id), "refused at the end of a turn");
+            assert!(
+                ob(&mut reg, id).pending() > 32 * 1024 * 1024,
+                "the rest waits in Rust"
+            );
+            assert_eq!(Arc::strong_count(&body), 2, "by reference");
+            // Node wrote its step, the reader reads: the next flushes write the rest.
+            let mut wire = test_read_all(&mut peer);
+            wire.extend_from_slice(&handed[0].1);
+            let mut steps = 1;
+            while ob(&mut reg, id).pending() > 0 {
+                d.resume(id, ob(&mut reg, id));
+                let batch = d.flush(&mut reg);
+                let mut from_kernel = test_read_all(&mut peer);
+                wire.append(&mut from_kernel);
+                if let Some((_, part)) = split(&batch).pop() {
+                    assert!(part.len() <= STEP);
+                    wire.extend_from_slice(&part);
+                    steps += 1;
+                }
+                assert!(steps < 10_000);
+            }
+            d.resume(id, ob(&mut reg, id));
+            assert!(!d.limits.is_backlogged(id), "caught up");
+            assert_eq!(Arc::strong_count(&body), 1);
+            let mut want = Vec::new();
+            let frame = frame_of(id, &body);
+            push_chunk_size(&mut want, frame.len());
+            want.extend_from_slice(&frame);
+            want.extend_from_slice(CRLF);
+            assert_eq!(wire.len(), want.len());
+            assert!(wire == want, "every byte, in order");
+        }
+
+        #[test]
         fn a_loop_that_piles_up_is_written_out_as_it_goes() {
             let (mut reg, mut d, _) = setup(0);
             d.set_max_pending(1);
@@ -1132,7 +1508,7 @@ mod tests {
             assert!(d.set_direct(newcomer, ob(&mut reg, newcomer), fd));
             // Removing a client frees its descriptor's entry.
             let mut outbox = reg.remove(newcomer).expect("registered");
-            d.removed(&mut outbox);
+            d.removed(newcomer, &mut outbox);
             assert!(!d.forget_fd(&mut reg, next.as_raw_fd() as i64));
         }
 

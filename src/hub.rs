@@ -35,6 +35,11 @@ pub const NO_BODY: u32 = crate::delivery::NO_BODY;
 #[napi]
 pub const DIRECT: bool = direct::SUPPORTED;
 
+/// The most bytes a batch hands over at once for a direct or framed client: a framed
+/// client handed this much may have more waiting, and stays paused until `resume`.
+#[napi]
+pub const STEP: u32 = crate::limits::STEP as u32;
+
 /// What one `drain()` returns: bytes for the clients Rust did not write itself.
 #[napi(object)]
 pub struct Batch {
@@ -168,7 +173,7 @@ impl Hub {
         let State { reg, out, .. } = &mut *st;
         match reg.remove(id) {
             Some(mut outbox) => {
-                out.removed(&mut outbox);
+                out.removed(id, &mut outbox);
                 true
             }
             None => false,
@@ -288,15 +293,17 @@ impl Hub {
         Some(out.take(outbox).into())
     }
 
-    /// One batch of everything pending, or null when nothing is.
+    /// One batch of everything pending, or null when nothing is. `midTurn` true: a loop
+    /// piling up is written out before the end of its turn (a socket refusing then is
+    /// judged only from the end of the turn on).
     #[napi(catch_unwind)]
-    pub fn drain(&self, env: Env) -> Option<Batch> {
+    pub fn drain(&self, env: Env, mid_turn: Option<bool>) -> Option<Batch> {
         self.shared.draining();
         self.shared.release(&env);
         let batch = {
             let mut st = self.shared.state.lock();
             let State { reg, out, .. } = &mut *st;
-            out.flush(reg)
+            out.flush_turn(reg, mid_turn != Some(true))
         };
         if batch.is_empty() {
             return None;
@@ -374,24 +381,40 @@ impl Hub {
         }
     }
 
-    /// The client's socket refused bytes (`held` of them wait in Node): keep its frames
-    /// queued until `resume`; they count against `maxPendingBytes`.
+    /// Node holds `held` bytes for the client's socket: keep its frames queued until
+    /// `resume`. When `held` > 0 the socket refused them, and the slow-reader rule
+    /// (`limits.rs`) judges the client from the end of this turn on (`midTurn` true: a
+    /// loop piling up, whose turn has not ended yet).
     #[napi(catch_unwind)]
-    pub fn pause(&self, id: u32, held: Option<f64>) {
-        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
-            let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0);
-            Delivery::pause_holding(outbox, held as usize);
+    pub fn pause(&self, id: u32, held: Option<f64>, mid_turn: Option<bool>) {
+        let mut st = self.shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        if let Some(outbox) = reg.get_mut(id) {
+            let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0) as usize;
+            if held > 0 {
+                out.refused(id, outbox, held, mid_turn != Some(true));
+            } else {
+                Delivery::pause_holding(outbox, 0);
+            }
         }
     }
 
+    /// Node has written everything it held for the client (its socket took it): write
+    /// what waits in Rust. Returns whether the client is still backlogged (judged by the
+    /// slow-reader rule): while it is, JS reports each time Node has written what it was
+    /// handed, so that its progress is seen and its backlog ends once it has caught up.
     #[napi(catch_unwind)]
-    pub fn resume(&self, env: Env, id: u32) {
-        let wake = {
+    pub fn resume(&self, env: Env, id: u32) -> bool {
+        let (wake, backlogged) = {
             let mut st = self.shared.state.lock();
             let State { reg, out, .. } = &mut *st;
-            reg.get_mut(id).is_some_and(|outbox| out.resume(id, outbox))
+            match reg.get_mut(id) {
+                Some(outbox) => (out.resume(id, outbox), outbox.is_backlogged()),
+                None => (false, false),
+            }
         };
         self.woke(&env, wake);
+        backlogged
     }
 
     #[napi(catch_unwind, getter)]

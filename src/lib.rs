@@ -8,7 +8,8 @@
 //! - `state`: what the JS thread and the Redis task share (registry, delivery,
 //!   history, the wake-up);
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
-//! - `delivery`: per-client pending bytes, limits, backpressure and batches;
+//! - `delivery`: per-client pending bytes, backpressure and batches;
+//! - `limits`: the slow-reader rule (when a client whose socket refused bytes is dropped);
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
 //! - `room`: room names as keys (JavaScript strings exactly, numbers) and from/to JS;
@@ -21,6 +22,7 @@ pub mod frame;
 pub mod history;
 pub mod hub;
 mod hub_redis;
+pub mod limits;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;
