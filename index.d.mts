@@ -13,6 +13,7 @@ export type {
   Data,
   EventName,
   RequestLike,
+  FetchRequestLike,
   ResponseLike,
   ClientBase,
   FetchClient,

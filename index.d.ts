@@ -80,6 +80,15 @@ declare namespace sse {
     readonly res: Res
   }
 
+  /** A Fetch API `Request` (Node's, Bun's, Deno's…), recognised by this shape: what `add(request)` takes. */
+  interface FetchRequestLike {
+    readonly url: string
+    readonly method: string
+    readonly headers: { get(name: string): string | null }
+    /** Its abort removes the client (the browser went away). */
+    readonly signal?: AbortSignal
+  }
+
   /** A client added with a Fetch API `Request`: its `res` is the `Response` the handler returns. */
   interface FetchClient extends ClientBase {
     readonly kind: 'fetch'
@@ -293,6 +302,12 @@ declare namespace sse {
      * Throws (registering nothing) for a response whose client is registered, or whose headers went out.
      */
     add<Res extends ResponseLike>(req: RequestLike, res: Res): NodeClient<Res>
+    /**
+     * Registers an SSE client of a Fetch API handler (Hono, Next.js route handlers, Bun.serve,
+     * Deno.serve): `client.res` is the Response to return. The client is removed when the
+     * request aborts, the body is cancelled, or the body is not read for 3 heartbeats.
+     */
+    add(request: FetchRequestLike): FetchClient
     /**
      * Writes what was queued for the client, then forgets it (the connection stays open).
      * Returns false when it was not registered; never throws for an unknown id.

@@ -12,6 +12,7 @@ const native = require('./lib/binding')
 const { describe, show, warnOnce, isMissing, isIgnoredRoom, warnIgnoredRoom, checkRoom, message, checkRetry, checkHeartbeat, checkMaxPendingBytes } = require('./lib/checks')
 const { createWriter } = require('./lib/connection')
 const { createClientList } = require('./lib/clients')
+const { createFetch } = require('./lib/fetch')
 const { createLifecycle } = require('./lib/lifecycle')
 
 const sse = new EventEmitter()
@@ -31,6 +32,12 @@ const writer = createWriter({
   onBatchDone: () => lifecycle.batchDone(),
 })
 const lifecycle = createLifecycle(sse, writer.busy)
+
+const fetchApi = createFetch({
+  hub,
+  removeConn,
+  isLive: (conn) => conns.get(conn.client.id) === conn,
+})
 
 let heartbeatMs = 20000
 let heartbeatTimer = null
@@ -122,6 +129,8 @@ class Client {
 }
 
 function add(req, res) {
+  // A Fetch API Request (Hono, Next.js, Bun, Deno): the client's res is a Response.
+  if (res === undefined && fetchApi.isRequest(req)) return addFetch(req)
   if (req === null || typeof req !== 'object') {
     throw new TypeError(`req must be the HTTP request, got ${describe(req)}`)
   }
@@ -143,7 +152,7 @@ function add(req, res) {
   const conn = new writer.Connection(client, res)
   conns.set(id, conn)
   clientList.add(client)
-  holdForReplay(conn, req)
+  holdForReplay(conn, lastEventIdOf(req))
 
   turnTimeoutOff(req.socket)
 
@@ -166,6 +175,21 @@ function add(req, res) {
 
   startHeartbeat()
   lifecycle.added(client)
+  return client
+}
+
+/** `add(request)`: a client whose frames stream as the body of `client.res`, a Response. */
+function addFetch(request) {
+  const id = hub.add()
+  const client = new Client(id, null)
+  const conn = new fetchApi.Connection(client, request)
+  conns.set(id, conn)
+  clientList.add(client)
+  holdForReplay(conn, fetchApi.lastEventIdOf(request))
+  lifecycle.added(client)
+  // Removal when the request aborts (at once if it already has).
+  fetchApi.attach(conn)
+  startHeartbeat()
   return client
 }
 
@@ -200,8 +224,7 @@ function lastEventIdOf(req) {
  * until the end of the turn it was added in — once the app has joined it to its
  * rooms — then gets the broadcasts it missed before anything new.
  */
-function holdForReplay(conn, req) {
-  const last = lastEventIdOf(req)
+function holdForReplay(conn, last) {
   if (last === null) return
   const upto = hub.holdForReplay(conn.client.id, last)
   if (upto !== null) setImmediate(replay, conn, last, upto)
@@ -367,6 +390,7 @@ function setRetry(client, retry) {
 }
 
 function sendHeartbeat() {
+  fetchApi.tick()
   hub.heartbeat()
   writer.queued()
   if (syncConns.size !== 0) eachSync(writeSync)

@@ -2,7 +2,7 @@
 // Windows x64: the MinGW build (npm/win32-x64-gnu/, `npm run build:targets win32-x64-gnu`)
 // under Windows Node.js (node-win from scripts/runtimes.js) in wine. The build resolves
 // Node-API when it loads (dyn-symbols): it imports nothing from node.exe and loads in a
-// renamed node.exe too. Then the API, fidelity, misuse, express, history and delivery
+// renamed node.exe too. Then the API, fidelity, misuse, express, history, delivery and slow-reader
 // suites run there, each in its own `node.exe --test` (on Windows every response takes
 // the framed path: the direct path's tests skip, saying so).
 // Skips naming what to install without wine, the build or node.exe, except under CI.
@@ -19,7 +19,7 @@ const runtimes = require('../scripts/runtimes')
 const wine = require('../scripts/wine')
 
 /** Each suite, and how many of its tests at least must pass there. */
-const SUITES = { api: 20, fidelity: 15, misuse: 10, express: 10, history: 5, delivery: 8 }
+const SUITES = { api: 20, fidelity: 15, misuse: 10, express: 10, history: 5, delivery: 8, slow: 5 }
 
 const build = built('win32-x64-gnu')
 const lacking = wine.missing()

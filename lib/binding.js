@@ -9,9 +9,31 @@
 // NAPI_RS_FORCE_WASI=1 skips 1 and 2. NAPI_RS_NATIVE_LIBRARY_PATH (a .node or
 // .wasi.cjs file) is tried before everything else.
 // Exports the addon's exports plus `binding`: which build loaded ('linux-x64-gnu', 'wasm32-wasi', …).
+// Bundled (Next.js route handlers: webpack or Turbopack), every require here is left to
+// Node at run time (see nodeRequire), so `next build` needs no configuration.
 
 const fs = require('node:fs')
 const path = require('node:path')
+
+/* global __non_webpack_require__ */
+/**
+ * Node's own require, even inside a bundle: webpack compiles `__non_webpack_require__` to
+ * the bundle's own `require` (which resolves packages from its folder upward: the app's
+ * node_modules), and Turbopack leaves a require marked `turbopackIgnore` to Node. Bundlers
+ * cannot follow these requests (computed at run time), and must not: a `.node` file is
+ * loaded by Node, not bundled.
+ */
+const nodeRequire = typeof __non_webpack_require__ === 'function' ? __non_webpack_require__ : require
+
+/** Whether this file runs from a bundle (its own path is not where it says it is). */
+function bundled() {
+  if (typeof __non_webpack_require__ === 'function') return true
+  try {
+    return !fs.existsSync(__filename)
+  } catch {
+    return false
+  }
+}
 
 const root = path.join(__dirname, '..')
 const NAME = 'simple-sse-rs'
@@ -66,7 +88,7 @@ function detectPlatform() {
  * another version of the package (a stale local build, a mismatched platform package):
  * loading it would fail later and less clearly (a socket closing would throw).
  */
-const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'idleMs', 'pause', 'resume', 'holdForReplay', 'releaseHold', 'replay']
+const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'idleMs', 'pause', 'resume', 'holdForReplay', 'releaseHold', 'replay', 'waitForPull', 'pull']
 
 /** The first needed Hub method `exports` lacks, or null. */
 function missingMethod(exports) {
@@ -105,7 +127,7 @@ function load() {
       return null
     }
     try {
-      const exports = require(request)
+      const exports = nodeRequire(/* webpackIgnore: true */ /* turbopackIgnore: true */ request)
       const missing = missingMethod(exports)
       if (missing !== null) {
         tried.push(`${what}: from another version of ${NAME} (no Hub.${missing}); install the same version as ${NAME} itself`)
@@ -159,6 +181,12 @@ function load() {
       ...tried.map((t) => `  - ${t}`),
       `Prebuilt packages exist for: ${SUPPORTED.join(', ')}; the WASI build (${NAME}-${WASI}) runs on any other platform with Node.js >= 20.19.`,
       'What to do:',
+      ...(bundled()
+        ? [
+            `  - ${NAME} runs from a bundle here (${__filename}), where the loader cannot find its addon: leave`,
+            `    ${NAME} out of the bundle (an external) — Next.js: serverExternalPackages: ['${NAME}'] in next.config.`,
+          ]
+        : []),
       ...(SUPPORTED.includes(platform)
         ? [
             `  - npm installs the package for this platform (${NAME}-${platform}) from optionalDependencies:`,

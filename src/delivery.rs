@@ -114,6 +114,11 @@ impl Outbox {
         self.paused || self.held_for_replay
     }
 
+    /// Whether the client is held until its `Last-Event-ID` replay is queued.
+    pub fn is_held_for_replay(&self) -> bool {
+        self.held_for_replay
+    }
+
     /// Whether the slow-reader rule judges this client (see `limits.rs`).
     pub fn is_backlogged(&self) -> bool {
         self.backlogged

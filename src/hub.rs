@@ -143,7 +143,7 @@ impl Hub {
     }
 
     /// After queuing from JS: wake the JS side if needed, holding the loop until it drains.
-    fn woke(&self, env: &Env, wake: bool) {
+    pub(crate) fn woke(&self, env: &Env, wake: bool) {
         if wake {
             self.shared.wake();
             self.shared.hold(env);

@@ -1,7 +1,8 @@
 //! simple-sse-rs: the Rust core of a drop-in replacement for the npm package `simple-sse`.
 //!
 //! Layers, each importing only those below it:
-//! - `hub` (+ `hub_redis`): the napi surface that `index.js` drives;
+//! - `hub` (+ `hub_redis`, `pull`): the napi surface that `index.js` drives (`pull`:
+//!   Fetch API clients, whose frames wait until their stream pulls them);
 //! - `redis`: broadcasts shared between processes (`redis/task.rs` pub/sub,
 //!   `redis/stream.rs` the Redis Stream, `redis/message.rs` the wire format);
 //!   not in the WASI build;
@@ -23,6 +24,7 @@ pub mod history;
 pub mod hub;
 mod hub_redis;
 pub mod limits;
+pub mod pull;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
 pub mod registry;
