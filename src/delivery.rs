@@ -332,23 +332,27 @@ fn hand_over(batch: &mut Batch, id: u32, outbox: &mut Outbox) {
     for (i, seg) in outbox.segs.iter().enumerate() {
         let from = if i == 0 { outbox.off } else { 0 };
         match seg {
-            Seg::Shared(body) => {
-                let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
-                    Some(at) => at,
-                    None => {
-                        batch.bodies.push(Arc::clone(body));
-                        batch.bodies.len() - 1
-                    }
-                };
-                batch
-                    .index
-                    .extend([id, batch.data.len() as u32, at as u32, from as u32]);
-            }
+            Seg::Shared(body) => push_body(batch, id, body, from),
             _ => batch.data.extend_from_slice(&seg.bytes()[from..]),
         }
     }
     close_entry(batch, id, first);
     outbox.clear();
+}
+
+/// Adds a shared body (from byte `from` on) to a client's entries in the batch, by
+/// reference: a body already in the batch is listed once.
+fn push_body(batch: &mut Batch, id: u32, body: &Arc<[u8]>, from: usize) {
+    let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
+        Some(at) => at,
+        None => {
+            batch.bodies.push(Arc::clone(body));
+            batch.bodies.len() - 1
+        }
+    };
+    batch
+        .index
+        .extend([id, batch.data.len() as u32, at as u32, from as u32]);
 }
 
 /// Ends a client's entries in the batch: the bytes in `data` after its last body.
@@ -373,18 +377,7 @@ fn hand_wire(batch: &mut Batch, id: u32, outbox: &mut Outbox, limit: usize) -> u
         let bytes = &seg.bytes()[from..];
         let take = bytes.len().min(limit - n);
         match seg {
-            Seg::Shared(body) if take == bytes.len() => {
-                let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
-                    Some(at) => at,
-                    None => {
-                        batch.bodies.push(Arc::clone(body));
-                        batch.bodies.len() - 1
-                    }
-                };
-                batch
-                    .index
-                    .extend([id, batch.data.len() as u32, at as u32, from as u32]);
-            }
+            Seg::Shared(body) if take == bytes.len() => push_body(batch, id, body, from),
             _ => batch.data.extend_from_slice(&bytes[..take]),
         }
         n += take;
