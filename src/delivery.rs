@@ -23,7 +23,6 @@
 //! A client that waits for its socket (direct or framed) is handed to Node at most
 //! [`STEP`] bytes at a time, so that its progress is seen at least that often.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
@@ -37,7 +36,6 @@ pub use crate::limits::DEFAULT_MAX_PENDING;
 use crate::limits::STALL_MS;
 use crate::limits::{Clock, Limits, STEP};
 pub use crate::outbox::Outbox;
-use crate::outbox::Seg;
 use crate::registry::Registry;
 
 /// Broadcast bodies at least this large are shared between clients, not copied.
@@ -187,8 +185,7 @@ impl Delivery {
         if let Some(line) = id_line {
             outbox.append(MAX_ID_LINE, |buf| frame::push_id(buf, line));
         }
-        outbox.segs.push_back(Seg::Shared(Arc::clone(body)));
-        outbox.len += body.len();
+        outbox.append_shared(body);
         self.queued(id, outbox)
     }
 
@@ -208,8 +205,7 @@ impl Delivery {
         self.limits.forget(id);
         outbox.backlogged = false;
         outbox.dropped = true;
-        outbox.clear();
-        outbox.segs = VecDeque::new();
+        outbox.free();
         // No more writes; JS destroys the response on the next flush.
         self.unset_fd(outbox);
         self.dropped.push(id);

@@ -118,6 +118,18 @@ impl Outbox {
         added
     }
 
+    /// Appends a body shared by reference with other clients.
+    pub(crate) fn append_shared(&mut self, body: &Arc<[u8]>) {
+        self.segs.push_back(Seg::Shared(Arc::clone(body)));
+        self.len += body.len();
+    }
+
+    /// Forgets every pending byte and gives the queue's memory back (a dropped client).
+    pub(crate) fn free(&mut self) {
+        self.clear();
+        self.segs = VecDeque::new();
+    }
+
     /// Wraps every frame not yet framed in one HTTP/1.1 chunk; returns the frames' bytes.
     pub(crate) fn frame_for_wire(&mut self) -> usize {
         let frames = self.frames_len();
