@@ -177,6 +177,15 @@ function checkMaxPendingBytes(value) {
   return bytes
 }
 
+/** `sse.history`: a whole number of broadcasts in [0, 2^32), or a string of digits. */
+function checkHistory(size) {
+  const n = typeof size === 'string' && /^\d+$/.test(size) ? Number(size) : size
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new RangeError(`history must be a whole number of broadcasts >= 0, got ${String(size)}`)
+  }
+  return n
+}
+
 module.exports = {
   warnOnce,
   describe,
@@ -192,4 +201,5 @@ module.exports = {
   checkRetry,
   checkHeartbeat,
   checkMaxPendingBytes,
+  checkHistory,
 }
