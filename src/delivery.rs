@@ -73,6 +73,12 @@ pub struct Delivery {
     /// Clients whose socket refused bytes mid-turn: their backlog begins at the end of
     /// the turn if they still wait then.
     refusing: Vec<u32>,
+    /// Direct clients handed to the writer threads (`writer.rs`), in order; an entry
+    /// whose client is no longer `handed` is stale and skipped.
+    pub(crate) to_write: VecDeque<u32>,
+    /// Whether writer threads write the direct clients (else the flush does, on the
+    /// JavaScript thread).
+    pub(crate) threaded: bool,
     limits: Limits,
     pub counters: Counters,
 }
@@ -98,6 +104,8 @@ impl Delivery {
             fds: Fds::default(),
             js_thread: std::thread::current().id(),
             refusing: Vec::new(),
+            to_write: VecDeque::new(),
+            threaded: false,
             limits,
             counters: Counters::default(),
         }
@@ -240,6 +248,11 @@ impl Delivery {
         wake
     }
 
+    /// Whether a flush has something to do for JS (dirty, dropped or broken clients).
+    pub fn has_work(&self) -> bool {
+        !self.dirty.is_empty() || !self.dropped.is_empty() || !self.gone.is_empty()
+    }
+
     /// True once since a client written through JS passed [`EARLY`] bytes in a turn.
     pub fn take_urgent(&mut self) -> bool {
         std::mem::take(&mut self.urgent)
@@ -274,6 +287,40 @@ impl Delivery {
                 true
             }
         }
+    }
+
+    /// A writer thread writes client `id`, taken from `to_write` (under the state lock,
+    /// like every write to a borrowed descriptor: see `direct.rs`). Returns true when JS
+    /// must run: the socket refused part of it (the rest waits for JS's next flush, which
+    /// hands it to Node and pauses the client), the connection broke, or the descriptor
+    /// was forgotten meanwhile (its bytes now go to JS framed).
+    pub fn write_handed(&mut self, reg: &mut Registry<Outbox>, id: u32) -> bool {
+        let Some(outbox) = reg.get_mut(id) else {
+            return false;
+        };
+        if !outbox.handed {
+            return false;
+        }
+        outbox.handed = false;
+        if outbox.dropped || outbox.stopped() || outbox.len == 0 {
+            outbox.queued = false;
+            return false;
+        }
+        if !outbox.is_direct() {
+            self.dirty.push(id);
+            return true;
+        }
+        if self.write_direct(id, outbox) {
+            outbox.queued = false;
+            return true;
+        }
+        if outbox.len == 0 {
+            outbox.queued = false;
+            return false;
+        }
+        outbox.writer_refused = true;
+        self.dirty.push(id);
+        true
     }
 
     /// From now on this client's bytes are handed to JS as HTTP/1.1 chunks, for its socket.
@@ -392,6 +439,12 @@ impl Delivery {
             outbox.len
         };
         self.counters.bytes += frames as u64;
+        if outbox.handed {
+            // Its queue entry is stale now: no writer writes it.
+            outbox.handed = false;
+            outbox.queued = false;
+        }
+        outbox.writer_refused = false;
         let mut taken = Vec::with_capacity(outbox.len);
         outbox.copy_out(&mut taken);
         outbox.clear();
@@ -434,9 +487,23 @@ impl Delivery {
                 continue;
             }
             if outbox.is_direct() {
-                outbox.queued = false;
-                if self.write_direct(id, outbox) || outbox.len == 0 {
+                if outbox.writer_refused {
+                    // A writer thread's write was refused in part: the rest goes to
+                    // Node below, as if this flush had been refused.
+                    outbox.writer_refused = false;
+                } else if self.threaded {
+                    // A writer thread writes it (`write_handed`); it stays queued, so
+                    // what comes meanwhile goes out in the same write.
+                    if !outbox.handed {
+                        outbox.handed = true;
+                        self.to_write.push_back(id);
+                    }
                     continue;
+                } else {
+                    outbox.queued = false;
+                    if self.write_direct(id, outbox) || outbox.len == 0 {
+                        continue;
+                    }
                 }
             }
             if batch.data.len() + outbox.len + 64 > u32::MAX as usize {

@@ -54,6 +54,13 @@ pub struct Outbox {
     pub(crate) backlogged: bool,
     /// In `Delivery::refusing` (its socket refused mid-turn).
     pub(crate) refusing: bool,
+    /// A direct client in the writer threads' queue (`writer.rs`): a writer writes it
+    /// when it gets to it. Cleared when JS takes its bytes (`Delivery::take`), so that a
+    /// stale queue entry writes nothing.
+    pub(crate) handed: bool,
+    /// A writer thread's write was refused in part: the rest goes to JS on its next
+    /// flush (and the client pauses), as a refused write on the JS thread would.
+    pub(crate) writer_refused: bool,
     /// The replay source: this client has a `Last-Event-ID` cursor (kept in
     /// `replay::Replays`) and has not caught up; live broadcasts skip it meanwhile.
     pub replaying: bool,
