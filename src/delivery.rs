@@ -8,7 +8,8 @@
 //!
 //! - a *direct* client (Rust borrows its socket's descriptor, see `direct.rs`) gets its
 //!   whole turn — chunk header, frames, shared bodies, chunk trailer — in one `sendmsg`
-//!   of the segments, straight from here. What the socket refuses is handed to JS in
+//!   of the segments: handed to the writer threads (`to_write`, `write_handed`, see
+//!   `writer.rs`), or straight from here when there are none. What the socket refuses is handed to JS in
 //!   the batch, already framed, for Node to write after everything it holds; the client
 //!   is paused until JS reports that Node has written it all (`resume`).
 //! - any other client's bytes go to JS in the batch, as `(id, end, body)` entries, for
@@ -67,8 +68,9 @@ pub struct Delivery {
     urgent: bool,
     /// Direct clients' descriptors and when Rust last wrote to each.
     fds: Fds,
-    /// The thread that made this (the JavaScript thread): the only one that may write
-    /// to a borrowed descriptor.
+    /// The thread that made this (the JavaScript thread). Writes to a borrowed
+    /// descriptor happen under the state lock, here or on a writer thread
+    /// (`write_handed`); a delivery from the Redis task leaves a pile to the flush.
     js_thread: ThreadId,
     /// Clients whose socket refused bytes mid-turn: their backlog begins at the end of
     /// the turn if they still wait then.

@@ -3,8 +3,8 @@
 //! `index.js` owns the `req`/`res` objects and calls these methods with numeric ids.
 //! Whenever frames become pending, the hub calls the JS `wake` function through an
 //! unref'd threadsafe function; `wake` runs on a later turn of the event loop and
-//! calls `drain()`, which writes every direct client's turn to its socket and returns
-//! one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
+//! calls `drain()`, which hands every direct client's turn to the writer threads
+//! (`writer.rs`) and returns one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
 //! go through the same lock and the same wake-up. The state lives in `state.rs`;
 //! the Redis part of this surface in `hub_redis.rs`; with history on, broadcasts carry
 //! event ids and a client added with `Last-Event-ID` gets a replay cursor (`replay.rs`).

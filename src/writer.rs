@@ -232,11 +232,9 @@ mod tests {
                 .windows(2)
                 .position(|w| w == CRLF)
                 .expect("size line");
-            let size = usize::from_str_radix(
-                std::str::from_utf8(&wire[at..at + line]).expect("hex"),
-                16,
-            )
-            .expect("hex");
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&wire[at..at + line]).expect("hex"), 16)
+                    .expect("hex");
             at += line + 2;
             out.extend_from_slice(&wire[at..at + size]);
             at += size + 2;
@@ -329,7 +327,10 @@ mod tests {
             let frame = format!("data: {n}:{}\n\n", "p".repeat(60_000));
             push(&mut st, id, frame.as_bytes());
             sent.extend_from_slice(frame.as_bytes());
-            assert!(flush(&mut st).is_empty(), "nothing for JS before the writer ran");
+            assert!(
+                flush(&mut st).is_empty(),
+                "nothing for JS before the writer ran"
+            );
             if write_queue(&mut st) {
                 // The writer wakes JS: its flush hands the rest to Node and pauses.
                 assert!(st.reg.get_mut(id).expect("client").writer_refused);
@@ -368,7 +369,10 @@ mod tests {
         let taken = st.out.take(st.reg.get_mut(id).expect("client"));
         assert_eq!(taken, b"9\r\ndata: a\n\n\r\n");
         assert!(!write_queue(&mut st));
-        assert!(test_read_all(&mut peer).is_empty(), "the writer wrote nothing");
+        assert!(
+            test_read_all(&mut peer).is_empty(),
+            "the writer wrote nothing"
+        );
         // The next frame is a new turn, handed anew (the stale entry is gone).
         push(&mut st, id, b"data: b\n\n");
         flush(&mut st);
@@ -463,6 +467,9 @@ mod tests {
             assert!(!old.contains("after") && !old.contains("late"));
             drop(reused);
         }
-        assert!(reuses > 0, "the number was never reused: this proves nothing");
+        assert!(
+            reuses > 0,
+            "the number was never reused: this proves nothing"
+        );
     }
 }
