@@ -39,6 +39,7 @@ use crate::limits::STALL_MS;
 use crate::limits::{Clock, Limits, STEP};
 pub use crate::outbox::Outbox;
 use crate::outbox::Seg;
+use crate::outbox::Writer;
 use crate::registry::Registry;
 
 /// Broadcast bodies at least this large are shared between clients, not copied.
@@ -300,10 +301,10 @@ impl Delivery {
         let Some(outbox) = reg.get_mut(id) else {
             return false;
         };
-        if !outbox.handed {
+        if outbox.writer != Writer::Handed {
             return false;
         }
-        outbox.handed = false;
+        outbox.writer = Writer::Idle;
         if outbox.dropped || outbox.stopped() || outbox.len == 0 {
             outbox.queued = false;
             return false;
@@ -320,9 +321,22 @@ impl Delivery {
             outbox.queued = false;
             return false;
         }
-        outbox.writer_refused = true;
+        outbox.writer = Writer::Refused;
         self.dirty.push(id);
         true
+    }
+
+    /// The writer threads are gone: every client still handed to them goes back to the
+    /// dirty list, for the JavaScript thread's next flush.
+    pub fn reclaim_handed(&mut self, reg: &mut Registry<Outbox>) {
+        for id in std::mem::take(&mut self.to_write) {
+            if let Some(outbox) = reg.get_mut(id) {
+                if outbox.writer == Writer::Handed {
+                    outbox.writer = Writer::Idle;
+                    self.dirty.push(id);
+                }
+            }
+        }
     }
 
     /// From now on this client's bytes are handed to JS as HTTP/1.1 chunks, for its socket.
@@ -441,12 +455,12 @@ impl Delivery {
             outbox.len
         };
         self.counters.bytes += frames as u64;
-        if outbox.handed {
+        if outbox.writer == Writer::Handed {
             // Its queue entry is stale now: no writer writes it.
-            outbox.handed = false;
+            outbox.writer = Writer::Idle;
             outbox.queued = false;
         }
-        outbox.writer_refused = false;
+        outbox.writer = Writer::Idle;
         let mut taken = Vec::with_capacity(outbox.len);
         outbox.copy_out(&mut taken);
         outbox.clear();
@@ -489,15 +503,15 @@ impl Delivery {
                 continue;
             }
             if outbox.is_direct() {
-                if outbox.writer_refused {
+                if outbox.writer == Writer::Refused {
                     // A writer thread's write was refused in part: the rest goes to
                     // Node below, as if this flush had been refused.
-                    outbox.writer_refused = false;
+                    outbox.writer = Writer::Idle;
                 } else if self.threaded {
                     // A writer thread writes it (`write_handed`); it stays queued, so
                     // what comes meanwhile goes out in the same write.
-                    if !outbox.handed {
-                        outbox.handed = true;
+                    if outbox.writer != Writer::Handed {
+                        outbox.writer = Writer::Handed;
                         self.to_write.push_back(id);
                     }
                     continue;

@@ -28,6 +28,20 @@ impl Seg {
     }
 }
 
+/// A direct client and the writer threads (one byte: an idle outbox stays small).
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Writer {
+    #[default]
+    Idle,
+    /// In the writers' queue (`Delivery::to_write`): a writer writes it when it gets to
+    /// it. Back to `Idle` when JS takes its bytes (`Delivery::take`), so that the stale
+    /// queue entry writes nothing.
+    Handed,
+    /// A writer's write was refused in part: the rest goes to JS on its next flush (and
+    /// the client pauses), as a refused write on the JS thread would.
+    Refused,
+}
+
 #[derive(Default)]
 pub struct Outbox {
     pub(crate) segs: VecDeque<Seg>,
@@ -54,13 +68,8 @@ pub struct Outbox {
     pub(crate) backlogged: bool,
     /// In `Delivery::refusing` (its socket refused mid-turn).
     pub(crate) refusing: bool,
-    /// A direct client in the writer threads' queue (`writer.rs`): a writer writes it
-    /// when it gets to it. Cleared when JS takes its bytes (`Delivery::take`), so that a
-    /// stale queue entry writes nothing.
-    pub(crate) handed: bool,
-    /// A writer thread's write was refused in part: the rest goes to JS on its next
-    /// flush (and the client pauses), as a refused write on the JS thread would.
-    pub(crate) writer_refused: bool,
+    /// Where a direct client stands with the writer threads (`writer.rs`).
+    pub(crate) writer: Writer,
     /// The replay source: this client has a `Last-Event-ID` cursor (kept in
     /// `replay::Replays`) and has not caught up; live broadcasts skip it meanwhile.
     pub replaying: bool,

@@ -132,8 +132,23 @@ fn write_all(st: &mut State) {
     }
 }
 
-/// One writer thread: waits for handed clients and writes them, [`BATCH`] at a time.
+/// One writer thread. Should it ever panic (a bug), the JavaScript thread takes the
+/// writes back instead of waiting for a thread that is gone.
 fn run(shared: &Arc<Shared>) {
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(shared)));
+    if served.is_err() {
+        let mut st = shared.state.lock();
+        let State { reg, out, .. } = &mut *st;
+        out.threaded = false;
+        out.reclaim_handed(reg);
+        shared.writers.idle.notify_all();
+        drop(st);
+        shared.wake();
+    }
+}
+
+/// Waits for handed clients and writes them, [`BATCH`] at a time.
+fn serve(shared: &Arc<Shared>) {
     let writers = &shared.writers;
     let mut st = shared.state.lock();
     loop {
@@ -173,7 +188,7 @@ fn run(shared: &Arc<Shared>) {
 mod tests {
     use crate::delivery::{Batch, Delivery, Outbox};
     use crate::direct::{test_pair, test_read_all, Fd};
-    use crate::outbox::CRLF;
+    use crate::outbox::{Writer, CRLF};
     use crate::registry::Registry;
     use parking_lot::Mutex;
     use std::io::Read;
@@ -333,7 +348,7 @@ mod tests {
             );
             if write_queue(&mut st) {
                 // The writer wakes JS: its flush hands the rest to Node and pauses.
-                assert!(st.reg.get_mut(id).expect("client").writer_refused);
+                assert_eq!(st.reg.get_mut(id).expect("client").writer, Writer::Refused);
                 let batch = flush(&mut st);
                 assert_eq!(batch.index.len(), 4, "one entry, this client");
                 assert_eq!(batch.index[0], id);
@@ -343,7 +358,7 @@ mod tests {
         }
         assert!(!handed.is_empty(), "the socket never refused");
         let outbox = st.reg.get_mut(id).expect("client");
-        assert!(outbox.paused && !outbox.writer_refused && !outbox.handed);
+        assert!(outbox.paused && outbox.writer == Writer::Idle);
         // Paused: nothing goes to the writers until Node has written its part.
         push(&mut st, id, b"data: last\n\n");
         sent.extend_from_slice(b"data: last\n\n");
@@ -393,6 +408,25 @@ mod tests {
         assert!(test_read_all(&mut peer).is_empty());
         let batch = flush(&mut st);
         assert_eq!(batch.data, b"9\r\ndata: a\n\n\r\n", "framed, for Node");
+    }
+
+    #[test]
+    fn without_writers_the_js_thread_takes_the_handed_clients_back() {
+        let mut st = threaded();
+        let (server, mut peer) = test_pair();
+        let id = direct(&mut st, &server);
+        push(&mut st, id, b"data: a\n\n");
+        flush(&mut st);
+        st.out.threaded = false;
+        st.out.reclaim_handed(&mut st.reg);
+        assert!(st.out.to_write.is_empty());
+        assert!(st.out.has_work());
+        push(&mut st, id, b"data: b\n\n");
+        assert!(flush(&mut st).is_empty(), "written here");
+        assert_eq!(
+            test_read_all(&mut peer),
+            b"12\r\ndata: a\n\ndata: b\n\n\r\n"
+        );
     }
 
     /// The descriptor rule at thread speed: a writer thread writes a stream of turns while
@@ -460,8 +494,8 @@ mod tests {
             };
             assert!(
                 got.is_empty(),
-                "the socket that took number {number} (now {}) got {got:?}",
-                reused.as_raw_fd()
+                "the socket that took number {number} got {} bytes",
+                got.len()
             );
             let old = String::from_utf8(dechunk(&reader.join().expect("reader"))).expect("utf-8");
             assert!(!old.contains("after") && !old.contains("late"));
