@@ -101,6 +101,11 @@ impl Outbox {
         self.backlogged
     }
 
+    /// Whether the client waits in the writer threads' queue (`writer.rs`).
+    pub fn is_handed(&self) -> bool {
+        self.writer == Writer::Handed
+    }
+
     /// Whether Rust writes this client's bytes straight to its socket.
     pub fn is_direct(&self) -> bool {
         self.fd.is_some()

@@ -102,8 +102,8 @@ impl Writers {
         drop(started);
         if st.out.threaded {
             writers.work.notify_all();
-        } else {
-            write_all(st);
+        } else if write_all(st) {
+            shared.wake();
         }
     }
 
@@ -124,12 +124,27 @@ impl Writers {
     }
 }
 
-/// Writes every handed client on this thread (no writer thread could start).
-fn write_all(st: &mut State) {
+/// Writes every handed client on this thread (no writer thread could start). True
+/// when JS must run.
+fn write_all(st: &mut State) -> bool {
+    let mut wake = false;
     while let Some(id) = st.out.to_write.pop_front() {
-        let State { reg, out, .. } = st;
-        out.write_handed(reg, id);
+        wake |= write_one(st, id);
     }
+    wake
+}
+
+/// Writes one handed client; true when JS must run.
+fn write_one(st: &mut State, id: u32) -> bool {
+    let State {
+        reg, out, replays, ..
+    } = st;
+    let mut wake = out.write_handed(reg, id);
+    if let Some(outbox) = reg.get_mut(id) {
+        // A replay's step went out: the next one follows.
+        wake |= replays.written(id, outbox);
+    }
+    wake
 }
 
 /// One writer thread. Should it ever panic (a bug), the JavaScript thread takes the
@@ -165,8 +180,7 @@ fn serve(shared: &Arc<Shared>) {
             let Some(id) = st.out.to_write.pop_front() else {
                 break;
             };
-            let State { reg, out, .. } = &mut *st;
-            wake |= out.write_handed(reg, id);
+            wake |= write_one(&mut st, id);
             if writers.js_waiting.load(Ordering::Acquire) > 0 {
                 break;
             }
