@@ -124,6 +124,23 @@ impl Writers {
     }
 }
 
+/// Where the writers share a core with the JavaScript thread, the scheduler lets the
+/// JavaScript thread run first (Linux: a nice value of 10 for this thread only). A
+/// writer then writes in the JavaScript thread's idle time, however long its pass.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers; raising one's own nice value is
+    // always permitted, and a failure leaves the thread at its priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
+    }
+}
+
+/// The writers' nice value (Linux), relative to nothing: set, not added.
+#[cfg(target_os = "linux")]
+const NICE: libc::c_int = 10;
+
 /// Writes every handed client on this thread (no writer thread could start). True
 /// when JS must run.
 fn write_all(st: &mut State) -> bool {
@@ -150,6 +167,7 @@ fn write_one(st: &mut State, id: u32) -> bool {
 /// One writer thread. Should it ever panic (a bug), the JavaScript thread takes the
 /// writes back instead of waiting for a thread that is gone.
 fn run(shared: &Arc<Shared>) {
+    lower_priority();
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(shared)));
     if served.is_err() {
         let mut st = shared.state.lock();
