@@ -133,7 +133,12 @@ test('thread-speed churn: 3,000 connections come and go (half closed by the serv
   const errors = []
   let checked = 0
   async function one(i) {
-    const [raw, client] = await srv.open()
+    // srv.open's lookup by port can find an earlier, closed client whose port the
+    // kernel gave out again: take the newest live one.
+    const raw = await connect(srv.port)
+    const port = raw.socket.localPort
+    const client = srv.added.findLast((c) => c.res.socket != null && !c.res.socket.destroyed && c.res.socket.remotePort === port)
+    if (client === undefined) assert.fail('the server did not add the client')
     const frames = 2 + (i % 5)
     await raw.until((text) => text.split('\n\n').length > frames, 10000)
     const evs = events(raw.text)
