@@ -352,7 +352,12 @@ declare namespace sse {
     setRetry(client: ClientRef, retry: number | `${number}`): void
     /** Writes `:heartbeat signal\n\n` to every client now. */
     sendHeartbeat(): void
-    /** Writes everything pending now, instead of on the next turn of the event loop. */
+    /**
+     * Writes everything pending now, instead of on the next turn of the event loop, and
+     * waits for the writer threads: when it returns, every client's pending bytes are in
+     * its socket or, where the socket refused them, held by Node for it (as after
+     * `res.write`). It does not wait for the peer to read them.
+     */
     flush(): void
     /** Graceful shutdown: writes what is pending, ends every response, stops the heartbeat, empties the registry. */
     close(): void

@@ -88,7 +88,7 @@ function detectPlatform() {
  * another version of the package (a stale local build, a mismatched platform package):
  * loading it would fail later and less clearly (a socket closing would throw).
  */
-const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'idleMs', 'pause', 'resume', 'holdForReplay', 'startReplay', 'takeGaps', 'waitForPull', 'pull']
+const NEEDED = ['drain', 'take', 'takeUrgent', 'setDirect', 'setFramed', 'forgetFd', 'idleMs', 'pause', 'resume', 'holdForReplay', 'startReplay', 'takeGaps', 'waitForPull', 'pull', 'waitWriters']
 
 /** The first needed Hub method `exports` lacks, or null. */
 function missingMethod(exports) {

@@ -460,9 +460,16 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
     }
   }
 
-  /** Writes everything pending, now. */
+  /**
+   * Writes everything pending, now, and waits for the writer threads: when it returns,
+   * every direct client's pending bytes are in its socket or (the socket refused) in
+   * Node's buffer, like every other client's. Each wait ends with JS's part of what the
+   * writers found (a refused rest, a broken connection); that part converges (refused
+   * clients pause, broken ones leave), the bound only guards against a bug.
+   */
   function flushAll() {
     flush(true)
+    for (let i = 0; i < 16 && hub.waitWriters(); i++) flush(true)
   }
 
   /** After queueing: a client written through JS piled up past 64 KiB this turn. */

@@ -8,7 +8,8 @@
 //!
 //! - a *direct* client (Rust borrows its socket's descriptor, see `direct.rs`) gets its
 //!   whole turn — chunk header, frames, shared bodies, chunk trailer — in one `sendmsg`
-//!   of the segments, straight from here. What the socket refuses is handed to JS in
+//!   of the segments: handed to the writer threads (`to_write`, `write_handed`, see
+//!   `writer.rs`), or straight from here when there are none. What the socket refuses is handed to JS in
 //!   the batch, already framed, for Node to write after everything it holds; the client
 //!   is paused until JS reports that Node has written it all (`resume`).
 //! - any other client's bytes go to JS in the batch, as `(id, end, body)` entries, for
@@ -23,6 +24,7 @@
 //! A client that waits for its socket (direct or framed) is handed to Node at most
 //! [`STEP`] bytes at a time, so that its progress is seen at least that often.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
@@ -36,6 +38,7 @@ pub use crate::limits::DEFAULT_MAX_PENDING;
 use crate::limits::STALL_MS;
 use crate::limits::{Clock, Limits, STEP};
 pub use crate::outbox::Outbox;
+use crate::outbox::Writer;
 use crate::registry::Registry;
 
 /// Broadcast bodies at least this large are shared between clients, not copied.
@@ -65,12 +68,19 @@ pub struct Delivery {
     urgent: bool,
     /// Direct clients' descriptors and when Rust last wrote to each.
     fds: Fds,
-    /// The thread that made this (the JavaScript thread): the only one that may write
-    /// to a borrowed descriptor.
+    /// The thread that made this (the JavaScript thread). Writes to a borrowed
+    /// descriptor happen under the state lock, here or on a writer thread
+    /// (`write_handed`); a delivery from the Redis task leaves a pile to the flush.
     js_thread: ThreadId,
     /// Clients whose socket refused bytes mid-turn: their backlog begins at the end of
     /// the turn if they still wait then.
     refusing: Vec<u32>,
+    /// Direct clients handed to the writer threads (`writer.rs`), in order; an entry
+    /// whose client is no longer `handed` is stale and skipped.
+    pub(crate) to_write: VecDeque<u32>,
+    /// Whether writer threads write the direct clients (else the flush does, on the
+    /// JavaScript thread).
+    pub(crate) threaded: bool,
     limits: Limits,
     pub counters: Counters,
 }
@@ -96,6 +106,8 @@ impl Delivery {
             fds: Fds::default(),
             js_thread: std::thread::current().id(),
             refusing: Vec::new(),
+            to_write: VecDeque::new(),
+            threaded: false,
             limits,
             counters: Counters::default(),
         }
@@ -236,6 +248,11 @@ impl Delivery {
         wake
     }
 
+    /// Whether a flush has something to do for JS (dirty, dropped or broken clients).
+    pub fn has_work(&self) -> bool {
+        !self.dirty.is_empty() || !self.dropped.is_empty() || !self.gone.is_empty()
+    }
+
     /// True once since a client written through JS passed [`EARLY`] bytes in a turn.
     pub fn take_urgent(&mut self) -> bool {
         std::mem::take(&mut self.urgent)
@@ -268,6 +285,53 @@ impl Delivery {
                 self.unset_fd(outbox);
                 self.gone.push(id);
                 true
+            }
+        }
+    }
+
+    /// A writer thread writes client `id`, taken from `to_write` (under the state lock,
+    /// like every write to a borrowed descriptor: see `direct.rs`). Returns true when JS
+    /// must run: the socket refused part of it (the rest waits for JS's next flush, which
+    /// hands it to Node and pauses the client), the connection broke, or the descriptor
+    /// was forgotten meanwhile (its bytes now go to JS framed).
+    pub fn write_handed(&mut self, reg: &mut Registry<Outbox>, id: u32) -> bool {
+        let Some(outbox) = reg.get_mut(id) else {
+            return false;
+        };
+        if outbox.writer != Writer::Handed {
+            return false;
+        }
+        outbox.writer = Writer::Idle;
+        if outbox.dropped || outbox.stopped() || outbox.len == 0 {
+            outbox.queued = false;
+            return false;
+        }
+        if !outbox.is_direct() {
+            self.dirty.push(id);
+            return true;
+        }
+        if self.write_direct(id, outbox) {
+            outbox.queued = false;
+            return true;
+        }
+        if outbox.len == 0 {
+            outbox.queued = false;
+            return false;
+        }
+        outbox.writer = Writer::Refused;
+        self.dirty.push(id);
+        true
+    }
+
+    /// The writer threads are gone: every client still handed to them goes back to the
+    /// dirty list, for the JavaScript thread's next flush.
+    pub fn reclaim_handed(&mut self, reg: &mut Registry<Outbox>) {
+        for id in std::mem::take(&mut self.to_write) {
+            if let Some(outbox) = reg.get_mut(id) {
+                if outbox.writer == Writer::Handed {
+                    outbox.writer = Writer::Idle;
+                    self.dirty.push(id);
+                }
             }
         }
     }
@@ -388,6 +452,12 @@ impl Delivery {
             outbox.len
         };
         self.counters.bytes += frames as u64;
+        if outbox.writer == Writer::Handed {
+            // Its queue entry is stale now: no writer writes it.
+            outbox.writer = Writer::Idle;
+            outbox.queued = false;
+        }
+        outbox.writer = Writer::Idle;
         let mut taken = Vec::with_capacity(outbox.len);
         outbox.copy_out(&mut taken);
         outbox.clear();
@@ -430,9 +500,23 @@ impl Delivery {
                 continue;
             }
             if outbox.is_direct() {
-                outbox.queued = false;
-                if self.write_direct(id, outbox) || outbox.len == 0 {
+                if outbox.writer == Writer::Refused {
+                    // A writer thread's write was refused in part: the rest goes to
+                    // Node below, as if this flush had been refused.
+                    outbox.writer = Writer::Idle;
+                } else if self.threaded {
+                    // A writer thread writes it (`write_handed`); it stays queued, so
+                    // what comes meanwhile goes out in the same write.
+                    if outbox.writer != Writer::Handed {
+                        outbox.writer = Writer::Handed;
+                        self.to_write.push_back(id);
+                    }
                     continue;
+                } else {
+                    outbox.queued = false;
+                    if self.write_direct(id, outbox) || outbox.len == 0 {
+                        continue;
+                    }
                 }
             }
             if batch.data.len() + outbox.len + 64 > u32::MAX as usize {

@@ -6,14 +6,17 @@
 //! safe only because of two rules, which keep a write from ever landing on a connection
 //! that reused the number after Node closed it:
 //!
-//! - writes happen only on the JavaScript thread, inside a call from JavaScript
-//!   (`Delivery` writes from other threads never; see `Delivery::on_js_thread`);
-//! - JavaScript tells Rust to forget the descriptor (`Hub::forget_fd`) *before* Node
-//!   closes it: `lib/connection.js` wraps the `close` and `reset` of the socket's handle,
-//!   the only two ways Node closes a connected socket, and each runs on that thread.
+//! - every write happens under the hub's state lock (`state::Shared::state`): on the
+//!   JavaScript thread inside a call from JavaScript, or on a writer thread
+//!   (`writer.rs`), which takes the client's descriptor from its outbox under that lock;
+//! - JavaScript tells Rust to forget the descriptor (`Hub::forget_fd`, which takes the
+//!   same lock and clears it from the outbox) *before* Node closes it:
+//!   `lib/connection.js` wraps the `close` and `reset` of the socket's handle, the only
+//!   two ways Node closes a connected socket, and each runs on that thread.
 //!
-//! So while Rust holds the number, Node has not closed it, and the kernel cannot have
-//! handed it to another connection.
+//! So while a write runs, `forget_fd` cannot, and Node has not closed the number; after
+//! `forget_fd` no write can find it. The kernel cannot have handed the number to
+//! another connection while Rust may write to it.
 //!
 //! Writes never block (the socket is non-blocking and `MSG_DONTWAIT` is passed) and
 //! never raise `SIGPIPE` (`MSG_NOSIGNAL` where the platform has it; elsewhere Node

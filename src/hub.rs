@@ -3,8 +3,8 @@
 //! `index.js` owns the `req`/`res` objects and calls these methods with numeric ids.
 //! Whenever frames become pending, the hub calls the JS `wake` function through an
 //! unref'd threadsafe function; `wake` runs on a later turn of the event loop and
-//! calls `drain()`, which writes every direct client's turn to its socket and returns
-//! one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
+//! calls `drain()`, which hands every direct client's turn to the writer threads
+//! (`writer.rs`) and returns one batch for JS to write (see `delivery.rs`). Calls from other threads (Redis)
 //! go through the same lock and the same wake-up. The state lives in `state.rs`;
 //! the Redis part of this surface in `hub_redis.rs`; with history on, broadcasts carry
 //! event ids and a client added with `Last-Event-ID` gets a replay cursor (`replay.rs`).
@@ -23,6 +23,7 @@ use crate::frame;
 use crate::history::EventId;
 use crate::registry::Room;
 use crate::state::{Shared, State};
+use crate::writer::Writers;
 
 /// The JS-side room: a string (exactly, lone surrogates kept) or a number.
 pub use crate::room::JsRoom;
@@ -157,7 +158,7 @@ impl Hub {
     }
 
     fn with_client<R>(&self, id: u32, f: impl FnOnce(&mut State) -> Option<R>) -> Result<R> {
-        f(&mut self.shared.state.lock()).ok_or_else(|| unknown(id))
+        f(&mut self.shared.lock()).ok_or_else(|| unknown(id))
     }
 
     /// Registers a client and returns its id.
@@ -175,7 +176,7 @@ impl Hub {
     /// false if it was not registered.
     #[napi(catch_unwind)]
     pub fn remove(&self, id: u32) -> bool {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State {
             reg, out, replays, ..
         } = &mut *st;
@@ -191,7 +192,7 @@ impl Hub {
 
     #[napi(catch_unwind)]
     pub fn has(&self, id: u32) -> bool {
-        self.shared.state.lock().reg.contains(id)
+        self.shared.lock().reg.contains(id)
     }
 
     #[napi(catch_unwind)]
@@ -251,7 +252,7 @@ impl Hub {
     ) -> Result<u32> {
         let room = room.0;
         let body = body(event.as_deref(), &data)?;
-        let done = self.shared.state.lock().broadcast(&room, &body);
+        let done = self.shared.lock().broadcast(&room, &body);
         self.woke(&env, done.wake);
         self.share(&room, event.as_deref(), &data, done.id);
         Ok(done.reached as u32)
@@ -282,7 +283,7 @@ impl Hub {
     pub fn heartbeat(&self, env: Env) -> u32 {
         let mut wake = false;
         let reached = {
-            let mut st = self.shared.state.lock();
+            let mut st = self.shared.lock();
             let State { reg, out, .. } = &mut *st;
             reg.for_each(|id, outbox| {
                 wake |= out.push(id, outbox, frame::HEARTBEAT.len(), |buf| {
@@ -297,7 +298,7 @@ impl Hub {
     /// Everything queued for one client, now (before a direct `res.write`/`res.end`).
     #[napi(catch_unwind)]
     pub fn take(&self, id: u32) -> Option<Buffer> {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State { reg, out, .. } = &mut *st;
         let outbox = reg.get_mut(id)?;
         if outbox.pending() == 0 {
@@ -314,8 +315,9 @@ impl Hub {
         self.shared.draining();
         self.shared.release(&env);
         let (batch, again, fetches) = {
-            let mut st = self.shared.state.lock();
+            let mut st = self.shared.lock();
             let (batch, again) = st.flush(mid_turn != Some(true));
+            Writers::handed(&self.shared, &mut st);
             (batch, again, st.replays.take_fetches())
         };
         self.fetch_pages(fetches);
@@ -333,11 +335,27 @@ impl Hub {
         })
     }
 
+    /// Waits until the writer threads have written every direct client handed to them
+    /// so far (by `drain`), or found its socket refusing; true when JS must drain again
+    /// (a refused rest, a broken connection). Returns at once without writer threads.
+    #[napi(catch_unwind)]
+    pub fn wait_writers(&self) -> bool {
+        let mut st = self.shared.lock();
+        self.shared.writers.wait_idle(&mut st);
+        st.out.has_work()
+    }
+
+    /// How many writer threads write the direct clients (0: this thread does).
+    #[napi(getter)]
+    pub fn writer_threads(&self) -> u32 {
+        self.shared.writers.count() as u32
+    }
+
     /// True once after a client written through JS piled up past 64 KiB in this turn:
     /// JS should write what is pending now, as `res.write` would have.
     #[napi(catch_unwind)]
     pub fn take_urgent(&self) -> bool {
-        self.shared.state.lock().out.take_urgent()
+        self.shared.lock().out.take_urgent()
     }
 
     /// From now on Rust writes this client's turns to its socket, descriptor `fd`
@@ -347,7 +365,7 @@ impl Hub {
     /// the client starts paused (see `pause`).
     #[napi(catch_unwind)]
     pub fn set_direct(&self, id: u32, fd: i64, held: f64) -> bool {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State { reg, out, .. } = &mut *st;
         let Some(outbox) = reg.get_mut(id) else {
             return false;
@@ -373,7 +391,7 @@ impl Hub {
     /// now go to JS, which writes nothing to a socket that is no longer writable.
     #[napi(catch_unwind)]
     pub fn forget_fd(&self, fd: i64) -> bool {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State { reg, out, .. } = &mut *st;
         out.forget_fd(reg, fd)
     }
@@ -382,7 +400,7 @@ impl Hub {
     /// became direct), which Node's socket timeout cannot see. Null for any other client.
     #[napi(catch_unwind)]
     pub fn idle_ms(&self, id: u32) -> Option<u32> {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State { reg, out, .. } = &mut *st;
         let outbox = reg.get_mut(id)?;
         out.idle_ms(outbox)
@@ -392,7 +410,7 @@ impl Hub {
     /// batches as HTTP/1.1 chunks, for JS to write straight to its socket.
     #[napi(catch_unwind)]
     pub fn set_framed(&self, id: u32) {
-        if let Some(outbox) = self.shared.state.lock().reg.get_mut(id) {
+        if let Some(outbox) = self.shared.lock().reg.get_mut(id) {
             Delivery::set_framed(outbox);
         }
     }
@@ -403,7 +421,7 @@ impl Hub {
     /// loop piling up, whose turn has not ended yet).
     #[napi(catch_unwind)]
     pub fn pause(&self, id: u32, held: Option<f64>, mid_turn: Option<bool>) {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State { reg, out, .. } = &mut *st;
         if let Some(outbox) = reg.get_mut(id) {
             let held = held.filter(|h| h.is_finite() && *h > 0.0).unwrap_or(0.0) as usize;
@@ -422,7 +440,7 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn resume(&self, env: Env, id: u32) -> bool {
         let (wake, backlogged) = {
-            let mut st = self.shared.state.lock();
+            let mut st = self.shared.lock();
             let State {
                 reg, out, replays, ..
             } = &mut *st;
@@ -441,7 +459,7 @@ impl Hub {
 
     #[napi(catch_unwind, getter)]
     pub fn max_pending_bytes(&self) -> f64 {
-        self.shared.state.lock().out.max_pending() as f64
+        self.shared.lock().out.max_pending() as f64
     }
 
     #[napi(catch_unwind, setter)]
@@ -452,13 +470,13 @@ impl Hub {
                 "maxPendingBytes must be a positive number".to_owned(),
             ));
         }
-        self.shared.state.lock().out.set_max_pending(bytes as usize);
+        self.shared.lock().out.set_max_pending(bytes as usize);
         Ok(())
     }
 
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Stats {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let mut pending = 0usize;
         st.reg.for_each(|_, outbox| pending += outbox.waiting());
         let replaying = st.replays.len() as u32;
@@ -491,12 +509,12 @@ impl Hub {
     /// Broadcasts kept for `Last-Event-ID` replays; 0: off (frames carry client ids).
     #[napi(catch_unwind, getter)]
     pub fn history(&self) -> u32 {
-        self.shared.state.lock().history.cap() as u32
+        self.shared.lock().history.cap() as u32
     }
 
     #[napi(catch_unwind, setter)]
     pub fn set_history(&self, size: u32) {
-        self.shared.state.lock().history.set_cap(size as usize);
+        self.shared.lock().history.set_cap(size as usize);
         self.history_changed(size as usize);
     }
 
@@ -510,7 +528,7 @@ impl Hub {
             return false;
         };
         let streams = self.streams();
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         if !st.history.is_on() && !streams {
             return false;
         }
@@ -527,7 +545,7 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn start_replay(&self, env: Env, id: u32) {
         let wake = {
-            let mut st = self.shared.state.lock();
+            let mut st = self.shared.lock();
             let State {
                 history, replays, ..
             } = &mut *st;
@@ -539,7 +557,7 @@ impl Hub {
     /// The `'gap'`s found since the last call (null when none).
     #[napi(catch_unwind)]
     pub fn take_gaps(&self) -> Option<Vec<Gap>> {
-        let gaps = self.shared.state.lock().replays.take_gaps();
+        let gaps = self.shared.lock().replays.take_gaps();
         if gaps.is_empty() {
             return None;
         }
@@ -552,5 +570,13 @@ impl Hub {
                 })
                 .collect(),
         )
+    }
+}
+
+impl Drop for Hub {
+    /// The writer threads stop (what they have not written is dropped with the hub).
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        self.shared.writers.stop(&mut st);
     }
 }

@@ -39,3 +39,4 @@ pub mod registry;
 pub mod replay;
 pub mod room;
 pub mod state;
+pub mod writer;

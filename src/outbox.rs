@@ -28,6 +28,20 @@ impl Seg {
     }
 }
 
+/// A direct client and the writer threads (one byte: an idle outbox stays small).
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Writer {
+    #[default]
+    Idle,
+    /// In the writers' queue (`Delivery::to_write`): a writer writes it when it gets to
+    /// it. Back to `Idle` when JS takes its bytes (`Delivery::take`), so that the stale
+    /// queue entry writes nothing.
+    Handed,
+    /// A writer's write was refused in part: the rest goes to JS on its next flush (and
+    /// the client pauses), as a refused write on the JS thread would.
+    Refused,
+}
+
 #[derive(Default)]
 pub struct Outbox {
     pub(crate) segs: VecDeque<Seg>,
@@ -54,6 +68,8 @@ pub struct Outbox {
     pub(crate) backlogged: bool,
     /// In `Delivery::refusing` (its socket refused mid-turn).
     pub(crate) refusing: bool,
+    /// Where a direct client stands with the writer threads (`writer.rs`).
+    pub(crate) writer: Writer,
     /// The replay source: this client has a `Last-Event-ID` cursor (kept in
     /// `replay::Replays`) and has not caught up; live broadcasts skip it meanwhile.
     pub replaying: bool,
@@ -83,6 +99,11 @@ impl Outbox {
     /// Whether the slow-reader rule judges this client (see `limits.rs`).
     pub fn is_backlogged(&self) -> bool {
         self.backlogged
+    }
+
+    /// Whether the client waits in the writer threads' queue (`writer.rs`).
+    pub fn is_handed(&self) -> bool {
+        self.writer == Writer::Handed
     }
 
     /// Whether Rust writes this client's bytes straight to its socket.

@@ -53,7 +53,7 @@ impl Hub {
     /// `add(request)`, and each time JS hands its stream the frames of a batch.
     #[napi(catch_unwind)]
     pub fn wait_for_pull(&self, id: u32) {
-        let mut st = self.shared.state.lock();
+        let mut st = self.shared.lock();
         let State { reg, out, .. } = &mut *st;
         if let Some(outbox) = reg.get_mut(id) {
             wait_for_pull(out, id, outbox);
@@ -65,7 +65,7 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn pull(&self, env: Env, id: u32) -> Option<Buffer> {
         let pulled = {
-            let mut st = self.shared.state.lock();
+            let mut st = self.shared.lock();
             let State {
                 reg, out, replays, ..
             } = &mut *st;

@@ -189,24 +189,41 @@ impl Replays {
 
     /// After the flush that followed `fill`: the clients that moved and can go on are
     /// ready again (their socket took the step). True when JS must run again.
+    /// A client handed to the writer threads goes on when a writer has written its step
+    /// (`written`).
     pub fn after_flush(&mut self, reg: &mut Registry<Outbox>, moved: Vec<u32>) -> bool {
         let mut again = !self.gaps.is_empty();
         for id in moved {
             let Some(outbox) = reg.get_mut(id) else {
                 continue;
             };
-            let waiting = match self.cursors.get(&id) {
-                None => continue,
-                Some(cursor) => matches!(
-                    &cursor.source,
-                    Source::Stream { fetching: true, page, .. } if page.is_empty()
-                ),
-            };
-            if !waiting && !outbox.is_stopped() {
-                again |= self.make_ready(id);
+            if !outbox.is_handed() {
+                again |= self.go_on(id, outbox);
             }
         }
         again
+    }
+
+    /// A writer thread wrote what was queued for a client: a replay goes on if its
+    /// socket took it all. True when JS must run.
+    pub fn written(&mut self, id: u32, outbox: &Outbox) -> bool {
+        if !outbox.replaying || outbox.pending() > 0 || outbox.is_handed() {
+            return false;
+        }
+        self.go_on(id, outbox)
+    }
+
+    /// Makes a client that moved ready again, unless its socket refused or it waits
+    /// for a page from Redis.
+    fn go_on(&mut self, id: u32, outbox: &Outbox) -> bool {
+        let waiting = match self.cursors.get(&id) {
+            None => return false,
+            Some(cursor) => matches!(
+                &cursor.source,
+                Source::Stream { fetching: true, page, .. } if page.is_empty()
+            ),
+        };
+        !waiting && !outbox.is_stopped() && self.make_ready(id)
     }
 
     /// Queues one step of a client's replay; ends the cursor when it caught up.

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::delivery::{Delivery, Outbox};
 use crate::history::{frame_with_id, EventId, History};
 use crate::registry::{Registry, Room};
 use crate::replay::Replays;
+use crate::writer::Writers;
 
 pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
@@ -105,16 +106,34 @@ pub struct Shared {
     /// True while the wake-up holds the event loop open (JS thread only; see `hold`).
     held: AtomicBool,
     wake: Wake,
+    /// The writer threads of the direct clients (`writer.rs`).
+    pub writers: Writers,
 }
 
 impl Shared {
     pub fn new(wake: Wake) -> Shared {
+        let writers = Writers::default();
+        let mut state = State::default();
+        state.out.threaded = writers.count() > 0;
         Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             scheduled: AtomicBool::new(false),
             held: AtomicBool::new(false),
             wake,
+            writers,
         }
+    }
+
+    /// The state, for the JavaScript thread: a writer thread holding it gives way after
+    /// the client it is writing (see `writer.rs`).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        if let Some(st) = self.state.try_lock() {
+            return st;
+        }
+        self.writers.js_waiting.fetch_add(1, Ordering::AcqRel);
+        let st = self.state.lock();
+        self.writers.js_waiting.fetch_sub(1, Ordering::AcqRel);
+        st
     }
 
     /// Makes sure the JS side drains soon: at most one pending wake-up at a time.
