@@ -12,6 +12,8 @@
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
 //! - `delivery`: per-client pending bytes, backpressure and batches;
 //! - `limits`: the slow-reader rule (when a client whose socket refused bytes is dropped);
+//! - `detached`: connections Rust owns (a duplicate of Node's descriptor) and the thread
+//!   that watches them;
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
 //! - `room`: room names as keys (JavaScript strings exactly, numbers) and from/to JS;
@@ -19,6 +21,7 @@
 #![deny(clippy::all)]
 
 pub mod delivery;
+pub mod detached;
 pub mod direct;
 pub mod frame;
 pub mod history;
