@@ -15,6 +15,7 @@ const { createClientList } = require('./lib/clients')
 const { createReplays, lastEventIdOf } = require('./lib/replay')
 const { createFetch } = require('./lib/fetch')
 const { createLifecycle } = require('./lib/lifecycle')
+const { createDetach } = require('./lib/detach')
 
 const sse = new EventEmitter()
 /** Live clients in add order (`sse.clients`). */
@@ -36,6 +37,7 @@ const writer = createWriter({
   onBatchDone: () => lifecycle.batchDone(),
 })
 const lifecycle = createLifecycle(sse, writer.busy)
+const detacher = createDetach({ hub, conns, busy: writer.busy })
 
 const fetchApi = createFetch({
   hub,
@@ -139,9 +141,10 @@ class Client {
   }
 }
 
-function add(req, res) {
+function add(req, res, options) {
   // A Fetch API Request (Hono, Next.js, Bun, Deno): the client's res is a Response.
   if (res === undefined && fetchApi.isRequest(req)) return addFetch(req)
+  const detach = detacher.wanted(options)
   if (req === null || typeof req !== 'object') {
     throw new TypeError(`req must be the HTTP request, got ${describe(req)}`)
   }
@@ -183,6 +186,8 @@ function add(req, res) {
   if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
   // A plain HTTP/1.1 response on a plain TCP socket: Rust writes it from now on.
   conn.route()
+  // Rust takes the connection over (lib/detach.js); where it cannot, it stays attached.
+  if (detach) detacher.detach(conn, req)
 
   startHeartbeat()
   lifecycle.added(client)
@@ -528,6 +533,13 @@ Object.defineProperties(sse, {
     get: () => replays.windowMs,
     set(ms) {
       replays.windowMs = ms
+    },
+  },
+  detach: {
+    enumerable: true,
+    get: () => detacher.byDefault,
+    set(value) {
+      detacher.byDefault = value
     },
   },
   maxPendingBytes: {
