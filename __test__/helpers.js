@@ -151,8 +151,12 @@ function within(promise, ms, what) {
 /** A server whose handler adds each request as an SSE client and hands it to `onClient`. */
 async function sseServer(sse, onClient = () => {}) {
   const added = []
+  /** client -> the peer's port (read before `add`: a detached client's socket is gone). */
+  const ports = new WeakMap()
   const srv = await listen((req, res) => {
+    const port = req.socket.remotePort
     const client = sse.add(req, res)
+    ports.set(client, port)
     added.push(client)
     onClient(client, req, res)
   })
@@ -165,7 +169,7 @@ async function sseServer(sse, onClient = () => {}) {
      */
     async open(path = '/') {
       const raw = await connect(srv.port, path)
-      const client = added.find((c) => c.res.socket && c.res.socket.remotePort === raw.socket.localPort)
+      const client = added.findLast((c) => ports.get(c) === raw.socket.localPort)
       if (!client) throw new Error('the server did not add the client')
       return [raw, client]
     },

@@ -69,10 +69,10 @@ function createDetach({ hub, conns, busy }) {
    */
   function detach(conn, req) {
     if (!DETACH || conn.path !== PATH_DIRECT || bodyUnread(req)) return
-    attempt(conn, TRIES)
+    attempt(conn, req, TRIES)
   }
 
-  function attempt(conn, tries) {
+  function attempt(conn, req, tries) {
     if (!conn.live()) return
     const res = conn.res
     const socket = res.socket
@@ -81,7 +81,7 @@ function createDetach({ hub, conns, busy }) {
     if (handle == null || typeof handle.fd !== 'number' || handle.fd < 0) return
     if (socket.writableLength > 0 || res.writableLength > 0 || conn.appWriting || busy()) {
       // Node holds bytes for it (the headers): once written, try again.
-      if (tries > 1) socket.write(EMPTY, () => attempt(conn, tries - 1))
+      if (tries > 1) socket.write(EMPTY, () => attempt(conn, req, tries - 1))
       return
     }
     if (!hub.detach(conn.client.id, handle.fd)) return
@@ -91,8 +91,10 @@ function createDetach({ hub, conns, busy }) {
     conn.detach()
     client.res = null
     // Closes Node's number only: Rust's duplicate keeps the connection open. Node's
-    // request and response emit 'close' now.
-    socket.destroy()
+    // request and response emit 'close' then. Inside the request's handler, Node's parser
+    // has not finished the request yet: once it has (not 'aborted').
+    if (req.complete) socket.destroy()
+    else process.nextTick(release, socket)
   }
 
   return {
@@ -107,6 +109,11 @@ function createDetach({ hub, conns, busy }) {
       byDefault = value
     },
   }
+}
+
+/** Node lets go of a detached connection: closes its own descriptor of it. */
+function release(socket) {
+  socket.destroy()
 }
 
 /**
