@@ -18,6 +18,8 @@ export type {
   ClientBase,
   FetchClient,
   DetachedClient,
+  AddOptions,
+  AddedClient,
   AnyClient,
   ClientConstructor,
   ClientRef,

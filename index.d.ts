@@ -97,12 +97,34 @@ declare namespace sse {
     readonly res: Response
   }
 
-  /** A connection handed over to Rust: Node's request and response are released. */
+  /**
+   * A connection handed over to Rust (`add(req, res, { detach: true })` or `sse.detach`):
+   * Node's socket, request and response are released, Rust writes every frame and removes
+   * the client when the peer goes away (`'remove'`, reason `'closed'`).
+   */
   interface DetachedClient extends ClientBase {
     readonly kind: 'detached'
     readonly detached: true
     readonly res: null
   }
+
+  /** `add(req, res, options)`. */
+  interface AddOptions {
+    /**
+     * Hand the connection to Rust once the headers are out (default: `sse.detach`): Rust
+     * keeps its own duplicate of the socket's descriptor, Node's socket, parser, request
+     * and response are released (their `'close'` fires then: use `sse.on('remove')` for
+     * per-client cleanup), and the client's `res` becomes `null`. A connection that cannot
+     * be detached (TLS, HTTP/2, a response wrapped by middleware, a request whose body is
+     * unread, Windows, WASI) stays attached, without an error (`client.detached` false).
+     */
+    detach?: boolean
+  }
+
+  /** What `add(req, res)` returns: a `NodeClient`, or a `DetachedClient` once the app declares that kind. */
+  type AddedClient<Res extends ResponseLike> =
+    | NodeClient<Res>
+    | ('detached' extends keyof SimpleSseClientKinds ? DetachedClient : never)
 
   /** Every kind of client, whatever the app declared. */
   type AnyClient = NodeClient<ResponseLike> | FetchClient | DetachedClient
@@ -306,6 +328,14 @@ declare namespace sse {
      */
     get replayWindow(): number
     set replayWindow(ms: number | string)
+    /**
+     * Whether `add` detaches connections by default (default `false`); `add`'s `detach`
+     * option overrides it. A boolean; anything else is a TypeError. An app that sets it
+     * declares `detached: DetachedClient` in `SimpleSseClientKinds`, so that `add`,
+     * `sse.clients` and the events give the union to narrow with `client.detached`.
+     */
+    get detach(): boolean
+    set detach(value: boolean)
     /** Which build of the core `require` loaded (`'linux-x64-gnu'`, `'wasm32-wasi'`, …). */
     readonly binding: Binding
 
@@ -315,8 +345,15 @@ declare namespace sse {
      * Registers an SSE client: turns the socket timeout off, writes the event-stream
      * headers, removes the client when the connection closes and starts the heartbeat.
      * Throws (registering nothing) for a response whose client is registered, or whose headers went out.
+     * With `detach: true`, the connection is handed to Rust once the headers are out
+     * (a `DetachedClient`) where it can be; otherwise it stays a `NodeClient`.
      */
-    add<Res extends ResponseLike>(req: RequestLike, res: Res): NodeClient<Res>
+    add<Res extends ResponseLike>(req: RequestLike, res: Res, options: AddOptions & { detach: true }): NodeClient<Res> | DetachedClient
+    /**
+     * As above; with `sse.detach` on (and no `detach: false`), the client may be detached
+     * (declare the `detached` kind in `SimpleSseClientKinds` to get it in the return type).
+     */
+    add<Res extends ResponseLike>(req: RequestLike, res: Res, options?: AddOptions): AddedClient<Res>
     /**
      * Registers an SSE client of a Fetch API handler (Hono, Next.js route handlers, Bun.serve,
      * Deno.serve): `client.res` is the Response to return. The client is removed when the

@@ -23,6 +23,7 @@ const { createRedis } = require('./lib/redis')
 const { createSending } = require('./lib/send')
 const { createStreams } = require('./lib/streams')
 const { createStats } = require('./lib/stats')
+const { createDetach } = require('./lib/detach')
 
 // ---- wiring: one instance of each part, for the one `sse` object -------------
 
@@ -59,6 +60,7 @@ const writer = createWriter({
   onBatchDone: () => lifecycle.batchDone(),
 })
 const lifecycle = createLifecycle(sse, writer.busy)
+const detacher = createDetach({ hub, conns, busy: writer.busy })
 
 const fetchApi = createFetch({ hub, removeConn, isLive: registry.isLive })
 const replays = createReplays({
@@ -98,13 +100,17 @@ const streams = createStreams({
   sync,
   heartbeat,
   lifecycle,
+  detacher,
 })
 
 // ---- the API -------------------------------------------------------------
 
-/** `sse.add(req, res)`, `sse.add(request)`: starts a client's event stream (lib/streams.js). */
-function add(req, res) {
-  return streams.add(req, res)
+/**
+ * `sse.add(req, res, [options])`, `sse.add(request)`: starts a client's event stream
+ * (lib/streams.js); `{ detach: true }` hands the connection to Rust (lib/detach.js).
+ */
+function add(req, res, options) {
+  return streams.add(req, res, options)
 }
 
 /** Removes a client; what was queued for it is written first (lib/registry.js). */
@@ -203,6 +209,14 @@ Object.defineProperties(sse, {
     get: () => replays.windowMs,
     set(ms) {
       replays.windowMs = ms
+    },
+  },
+  /** Whether later `add`s detach their connection by default (lib/detach.js). */
+  detach: {
+    enumerable: true,
+    get: () => detacher.byDefault,
+    set(value) {
+      detacher.byDefault = value
     },
   },
   /** How many bytes may wait for one slow client before it is dropped. */

@@ -12,6 +12,17 @@ const { sseServer } = require('./helpers')
 /** Resolves once `client` is no longer registered (its response's 'close' removes it). */
 function gone(client) {
   if (sse.getClient(client.id) !== client) return Promise.resolve()
+  // Detached (SIMPLE_SSE_RS_DETACH=1): no response; it goes when its peer does.
+  if (client.res === null) {
+    return new Promise((resolve) => {
+      const listener = (c) => {
+        if (c !== client) return
+        sse.off('remove', listener)
+        resolve()
+      }
+      sse.on('remove', listener)
+    })
+  }
   // index.js registered its own 'close' listener in add(), before this one, so
   // by the time this resolves the removal has run.
   return once(client.res, 'close').then(() => undefined)

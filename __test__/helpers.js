@@ -26,8 +26,28 @@ async function listen(handlerOrApp) {
     url: `http://127.0.0.1:${port}`,
     async close() {
       for (const socket of sockets) socket.destroy()
+      // Detached clients (Rust owns their connection; the server no longer sees it) go
+      // when their peer does: close the raw clients opened to this server, and wait.
+      const peers = rawClients.get(port)
+      if (peers !== undefined) for (const socket of peers) socket.destroy()
+      rawClients.delete(port)
       await new Promise((resolve) => server.close(resolve))
+      await detachedGone()
     },
+  }
+}
+
+/** port -> the raw client sockets `connect` opened to it. */
+const rawClients = new Map()
+
+/** Resolves once the package (if loaded) has no detached client left (at most 2 s). */
+async function detachedGone() {
+  const id = require.resolve('..')
+  const sse = require.cache[id] !== undefined ? require.cache[id].exports : null
+  if (sse === null) return
+  const start = Date.now()
+  while (sse.clients.some((c) => c.detached) && Date.now() - start < 2000) {
+    await new Promise((resolve) => setTimeout(resolve, 1))
   }
 }
 
@@ -37,6 +57,10 @@ async function listen(handlerOrApp) {
  */
 function connect(port, path = '/', { headers = {} } = {}) {
   const socket = net.connect(port, '127.0.0.1')
+  if (!rawClients.has(port)) rawClients.set(port, new Set())
+  const peers = rawClients.get(port)
+  peers.add(socket)
+  socket.once('close', () => peers.delete(socket))
   const client = {
     socket,
     status: 0,
@@ -151,8 +175,12 @@ function within(promise, ms, what) {
 /** A server whose handler adds each request as an SSE client and hands it to `onClient`. */
 async function sseServer(sse, onClient = () => {}) {
   const added = []
+  /** client -> the peer's port (read before `add`: a detached client's socket is gone). */
+  const ports = new WeakMap()
   const srv = await listen((req, res) => {
+    const port = req.socket.remotePort
     const client = sse.add(req, res)
+    ports.set(client, port)
     added.push(client)
     onClient(client, req, res)
   })
@@ -165,7 +193,7 @@ async function sseServer(sse, onClient = () => {}) {
      */
     async open(path = '/') {
       const raw = await connect(srv.port, path)
-      const client = added.find((c) => c.res.socket && c.res.socket.remotePort === raw.socket.localPort)
+      const client = added.findLast((c) => ports.get(c) === raw.socket.localPort)
       if (!client) throw new Error('the server did not add the client')
       return [raw, client]
     },

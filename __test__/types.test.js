@@ -149,7 +149,7 @@ async function buildSamples(t) {
   const sse = require('..')
   const { listen, connect, within } = require('./helpers')
   const { REDIS_SERVER, startRedis } = require('./fixtures/redis-helpers')
-  // FetchClient and DetachedClient: add samples of those kinds here once add() makes them.
+  // FetchClient: add samples of that kind here once the test makes them.
   const types = { Stats: [], HistoryStats: [], RedisStats: [], NodeClient: [], FetchClient: [], DetachedClient: [] }
   const events = []
   for (const name of ['add', 'remove', 'drop', 'gap', 'redis']) {
@@ -171,7 +171,7 @@ async function buildSamples(t) {
         throw new Error('broken pipe')
       }
     }
-    const client = sse.add(req, res)
+    const client = sse.add(req, res, { detach: req.url === '/detached' })
     sse.join(client, 'news')
     sse.join(client, 7)
   })
@@ -199,6 +199,18 @@ async function buildSamples(t) {
     res: { value: a.res, enumerable: true },
   }))
   stats()
+  // A detached client (where this platform detaches connections).
+  const [rawD, d] = await open('/detached')
+  if (d.detached) {
+    types.DetachedClient.push(Object.create(Object.getPrototypeOf(d), {
+      id: { value: d.id, enumerable: true },
+      rooms: { value: d.rooms, enumerable: true },
+      res: { value: d.res, enumerable: true },
+    }))
+  }
+  const detachedGone = removed(d)
+  rawD.close()
+  await detachedGone
   // 'removed', 'closed'
   const [, b] = await open()
   sse.remove(b)
@@ -291,7 +303,10 @@ async function buildSamples(t) {
   await open()
   sse.close()
   stats()
-  return { types, events, redis, unseen }
+  // Events' clients are typed for an app that declared no other kind: the detached
+  // client's own events are checked through its DetachedClient sample.
+  const nodeEvents = events.filter(([, args]) => !(args[0] instanceof sse.Client && args[0].detached))
+  return { types, events: nodeEvents, redis, unseen }
 }
 
 /** The sample names (`// sample of X` on the line) of the lines tsc's `output` reports. */

@@ -555,7 +555,7 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
     failed = []
     for (const [conn] of list) {
       try {
-        if (typeof conn.res.destroy === 'function') conn.res.destroy()
+        if (conn.res !== null && typeof conn.res.destroy === 'function') conn.res.destroy()
       } catch {
         // A response that cannot even be destroyed is already out of the registry.
       }
@@ -586,6 +586,8 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
    */
   function flushNow(conn) {
     if (inflight !== null) writeInflight(true)
+    // A detached client (lib/detach.js): Rust writes what waits and ends the stream.
+    if (conn.detached === true) return conn.finish()
     const pending = hub.take(conn.client.id)
     if (pending === null) return
     const res = conn.res
@@ -647,4 +649,4 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   return { Connection, onWake, flushAll, flushNow, release, queued, busy, addedWith }
 }
 
-module.exports = { createWriter }
+module.exports = { createWriter, PATH_DIRECT }

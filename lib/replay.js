@@ -64,7 +64,9 @@ function createReplays({ hub, conns, emitGap }) {
   }
 
   function start(conn) {
-    if (conns.get(conn.client.id) !== conn) return
+    // The same client (a detached client's connection record changed meanwhile).
+    const live = conns.get(conn.client.id)
+    if (live === undefined || live.client !== conn.client) return
     hub.startReplay(conn.client.id)
     reportGaps()
   }

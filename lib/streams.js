@@ -12,12 +12,13 @@ const { lastEventIdOf } = require('./replay')
  * The parts a stream touches: `hub` (Rust), `registry` (lib/registry.js), `Client`
  * (lib/client.js), `writer` (lib/connection.js), `fetchApi` (lib/fetch.js), `replays`
  * (lib/replay.js), `sync` (lib/sync.js), `heartbeat` (lib/heartbeat.js), `lifecycle`
- * (lib/lifecycle.js).
+ * (lib/lifecycle.js), `detacher` (lib/detach.js).
  */
-function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync, heartbeat, lifecycle }) {
-  function add(req, res) {
+function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync, heartbeat, lifecycle, detacher }) {
+  function add(req, res, options) {
     // A Fetch API Request (Hono, Next.js, Bun, Deno): the client's res is a Response.
     if (res === undefined && fetchApi.isRequest(req)) return addFetch(req)
+    const detach = detacher.wanted(options)
     if (req === null || typeof req !== 'object') {
       throw new TypeError(`req must be the HTTP request, got ${describe(req)}`)
     }
@@ -58,6 +59,8 @@ function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync,
     if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
     // A plain HTTP/1.1 response on a plain TCP socket: Rust writes it from now on.
     conn.route()
+    // Rust takes the connection over (lib/detach.js); where it cannot, it stays attached.
+    if (detach) detacher.detach(conn, req)
 
     heartbeat.start()
     lifecycle.added(client)

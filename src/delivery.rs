@@ -278,12 +278,7 @@ impl Delivery {
                 false
             }
             Wrote::Gone => {
-                self.limits.forget(id);
-                outbox.backlogged = false;
-                outbox.dropped = true;
-                outbox.clear();
-                self.unset_fd(outbox);
-                self.gone.push(id);
+                self.gone(id, outbox);
                 true
             }
         }
@@ -336,6 +331,73 @@ impl Delivery {
         }
     }
 
+    /// The client's connection is gone (a write broke, or the peer of a detached client
+    /// left): nothing more is written, and the next batch reports it once.
+    fn gone(&mut self, id: u32, outbox: &mut Outbox) {
+        self.limits.forget(id);
+        outbox.backlogged = false;
+        outbox.dropped = true;
+        outbox.clear();
+        self.unset_fd(outbox);
+        self.gone.push(id);
+    }
+
+    /// Detaches a direct client (see `detached.rs`): from now on Rust writes to `dup`, a
+    /// duplicate of its descriptor that Rust owns, and Node's number is free (Node closes
+    /// it next; nothing waits in Node, JS checked). Returns whether JS must run (bytes
+    /// wait), or gives `dup` back when the client cannot be detached (not direct).
+    pub fn detach(&mut self, id: u32, outbox: &mut Outbox, dup: Fd) -> Result<bool, Fd> {
+        if outbox.dropped || outbox.detached || outbox.fd.is_none() {
+            return Err(dup);
+        }
+        if !self.fds.claim(id, &dup) {
+            return Err(dup);
+        }
+        if let Some(node) = outbox.fd.take() {
+            self.fds.release(&node);
+        }
+        outbox.fd = Some(dup);
+        outbox.detached = true;
+        Ok(self.resume(id, outbox))
+    }
+
+    /// A detached client's peer left (or sent bytes after its request): reported as
+    /// `gone` in the next batch. True when JS must run.
+    pub fn hung_up(&mut self, id: u32, outbox: &mut Outbox) -> bool {
+        if !outbox.detached || outbox.dropped {
+            return false;
+        }
+        self.gone(id, outbox);
+        true
+    }
+
+    /// A detached client's socket has room again: true when it was waiting for that (it
+    /// resumes; JS must run to write what waits).
+    pub fn writable(&mut self, id: u32, outbox: &mut Outbox) -> bool {
+        if !outbox.detached || outbox.dropped || !outbox.paused {
+            return false;
+        }
+        self.resume(id, outbox);
+        true
+    }
+
+    /// Ends a detached client's stream: what waits for it, then the terminating chunk
+    /// (`0\r\n\r\n`), with one write. Nothing is written for it afterwards; the
+    /// connection closes when the client is removed (what the socket refused now is lost).
+    pub fn finish(&mut self, id: u32, outbox: &mut Outbox) {
+        if !outbox.detached || outbox.dropped {
+            return;
+        }
+        self.counters.bytes += outbox.push_wire(b"0\r\n\r\n") as u64;
+        if let Some(fd) = outbox.fd.as_ref() {
+            let _ = direct::write_all(fd, &outbox.slices());
+        }
+        self.limits.forget(id);
+        outbox.backlogged = false;
+        outbox.dropped = true;
+        outbox.clear();
+    }
+
     /// From now on this client's bytes are handed to JS as HTTP/1.1 chunks, for its socket.
     pub fn set_framed(outbox: &mut Outbox) {
         outbox.framed = true;
@@ -383,15 +445,28 @@ impl Delivery {
         }
     }
 
-    /// A client left the registry: its descriptor is free for another client.
-    pub fn removed(&mut self, id: u32, outbox: &mut Outbox) {
-        self.unset_fd(outbox);
+    /// A client left the registry: its descriptor is free for another client. A detached
+    /// client's descriptor, which Rust owns, is returned: the caller deregisters and
+    /// closes it (`detached.rs`).
+    #[must_use = "a detached client's descriptor must be closed"]
+    pub fn removed(&mut self, id: u32, outbox: &mut Outbox) -> Option<Fd> {
         self.limits.forget(id);
         outbox.backlogged = false;
+        if std::mem::take(&mut outbox.detached) {
+            let fd = outbox.fd.take()?;
+            self.fds.release(&fd);
+            return Some(fd);
+        }
+        self.unset_fd(outbox);
+        None
     }
 
-    /// Stops writing to a client's descriptor.
+    /// Stops writing to a client's descriptor. A detached client keeps its own until it
+    /// is removed (`removed`), when it is closed; `dropped` stops the writes meanwhile.
     fn unset_fd(&mut self, outbox: &mut Outbox) {
+        if outbox.detached {
+            return;
+        }
         if let Some(fd) = outbox.fd.take() {
             self.fds.release(&fd);
         }
@@ -525,6 +600,12 @@ impl Delivery {
                 continue;
             }
             outbox.queued = false;
+            if outbox.detached {
+                // Nothing to hand to Node: the rest waits here until the reactor sees the
+                // socket take bytes again (`writable`).
+                self.refused(id, outbox, 0, end_of_turn);
+                continue;
+            }
             if outbox.is_direct() {
                 // The socket refused the rest of the turn: Node writes (at most a step of)
                 // it after whatever it holds, and the client waits until Node has written
@@ -1168,7 +1249,10 @@ mod tests {
             assert!(d.set_direct(newcomer, ob(&mut reg, newcomer), fd));
             // Removing a client frees its descriptor's entry.
             let mut outbox = reg.remove(newcomer).expect("registered");
-            d.removed(newcomer, &mut outbox);
+            assert!(
+                d.removed(newcomer, &mut outbox).is_none(),
+                "borrowed: never closed"
+            );
             assert!(!d.forget_fd(&mut reg, next.as_raw_fd() as i64));
         }
 

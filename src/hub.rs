@@ -18,6 +18,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 
 use crate::delivery::{Delivery, Outbox, MAX_ID_LINE};
+use crate::detached;
 use crate::direct::{self, Fd};
 use crate::frame;
 use crate::history::EventId;
@@ -35,6 +36,10 @@ pub const NO_BODY: u32 = crate::delivery::NO_BODY;
 /// Whether this build writes to sockets directly (Unix); elsewhere JS writes every byte.
 #[napi]
 pub const DIRECT: bool = direct::SUPPORTED;
+
+/// Whether this build can detach connections (Unix): `add(req, res, { detach: true })`.
+#[napi]
+pub const DETACH: bool = detached::SUPPORTED;
 
 /// The most bytes a batch hands over at once for a direct or framed client: a framed
 /// client handed this much may have more waiting, and stays paused until `resume`.
@@ -177,16 +182,63 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn remove(&self, id: u32) -> bool {
         let mut st = self.shared.lock();
-        let State {
-            reg, out, replays, ..
-        } = &mut *st;
-        match reg.remove(id) {
+        match st.reg.remove(id) {
             Some(mut outbox) => {
-                out.removed(id, &mut outbox);
-                replays.removed(id);
+                st.forget(id, &mut outbox, self.shared.running_reactor());
+                st.replays.removed(id);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Hands a direct client's connection to Rust (`detached.rs`): Rust duplicates
+    /// descriptor `fd` (Node's, which JS closes right after) and from then on owns the
+    /// duplicate, writes every frame to it and watches it for the peer leaving. JS calls
+    /// it once Node holds nothing for the socket. False when it cannot (not a direct
+    /// client, not a Unix build, no reactor): the client stays as it was.
+    #[napi(catch_unwind)]
+    pub fn detach(&self, env: Env, id: u32, fd: i64) -> bool {
+        let Some(reactor) = self.shared.reactor() else {
+            return false;
+        };
+        let wake = {
+            let mut st = self.shared.lock();
+            let State { reg, out, .. } = &mut *st;
+            let Some(outbox) = reg.get_mut(id) else {
+                return false;
+            };
+            if !outbox.is_direct() || outbox.is_detached() {
+                return false;
+            }
+            let Some(dup) = detached::duplicate(fd) else {
+                return false;
+            };
+            if !reactor.watch(id, &dup) {
+                detached::close(dup);
+                return false;
+            }
+            match out.detach(id, outbox, dup) {
+                Ok(wake) => wake,
+                Err(dup) => {
+                    reactor.forget(&dup);
+                    detached::close(dup);
+                    return false;
+                }
+            }
+        };
+        self.woke(&env, wake);
+        true
+    }
+
+    /// Ends a detached client's stream now: what waits, then the terminating chunk. The
+    /// connection closes when JS removes the client (right after).
+    #[napi(catch_unwind)]
+    pub fn finish(&self, id: u32) {
+        let mut st = self.shared.lock();
+        let State { reg, out, .. } = &mut *st;
+        if let Some(outbox) = reg.get_mut(id) {
+            out.finish(id, outbox);
         }
     }
 

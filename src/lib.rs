@@ -16,6 +16,8 @@
 //! - `outbox`: a client's pending bytes (its queue) and their HTTP/1.1 chunk framing;
 //! - `fds`: which direct client writes to which descriptor, and when it last wrote;
 //! - `limits`: the slow-reader rule (when a client whose socket refused bytes is dropped);
+//! - `detached`: connections Rust owns (a duplicate of Node's descriptor) and the thread
+//!   that watches them;
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
 //! - `room`: room names as keys (JavaScript strings exactly, numbers) and from/to JS;
@@ -23,6 +25,7 @@
 #![deny(clippy::all)]
 
 pub mod delivery;
+pub mod detached;
 pub mod direct;
 pub mod fds;
 pub mod frame;

@@ -70,6 +70,9 @@ pub struct Outbox {
     pub(crate) refusing: bool,
     /// Where a direct client stands with the writer threads (`writer.rs`).
     pub(crate) writer: Writer,
+    /// `fd` is a duplicate Rust owns (a detached connection, see `detached.rs`): Node let
+    /// go of the connection, and the descriptor is closed when the client is removed.
+    pub(crate) detached: bool,
     /// The replay source: this client has a `Last-Event-ID` cursor (kept in
     /// `replay::Replays`) and has not caught up; live broadcasts skip it meanwhile.
     pub replaying: bool,
@@ -109,6 +112,11 @@ impl Outbox {
     /// Whether Rust writes this client's bytes straight to its socket.
     pub fn is_direct(&self) -> bool {
         self.fd.is_some()
+    }
+
+    /// Whether Rust owns this client's connection (see `detached.rs`).
+    pub fn is_detached(&self) -> bool {
+        self.detached
     }
 
     pub(crate) fn frames_len(&self) -> usize {
@@ -162,6 +170,17 @@ impl Outbox {
         self.len += head.len() + CRLF.len();
         self.segs.insert(self.wire as usize, Seg::Own(head));
         self.segs.push_back(Seg::Crlf);
+        self.wire = u32::try_from(self.segs.len()).unwrap_or(u32::MAX);
+        self.wire_len = self.len;
+        frames
+    }
+
+    /// Appends bytes already framed for the socket (after every pending frame, which it
+    /// frames first): the terminating chunk of a detached stream.
+    pub(crate) fn push_wire(&mut self, bytes: &'static [u8]) -> usize {
+        let frames = self.frame_for_wire();
+        self.segs.push_back(Seg::Own(bytes.to_vec()));
+        self.len += bytes.len();
         self.wire = u32::try_from(self.segs.len()).unwrap_or(u32::MAX);
         self.wire_len = self.len;
         frames

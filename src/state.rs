@@ -5,13 +5,14 @@
 //! reach it through `Arc<Shared>`; it imports neither.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::delivery::{Delivery, Outbox};
+use crate::detached::{self, Reactor, Ready};
 use crate::history::{frame_with_id, EventId, History};
 use crate::registry::{Registry, Room};
 use crate::replay::Replays;
@@ -99,6 +100,31 @@ impl State {
     }
 }
 
+impl State {
+    /// A client left the registry: a detached client's descriptor (owned by Rust) is
+    /// deregistered from the reactor, then closed (`detached.rs`).
+    pub fn forget(&mut self, id: u32, outbox: &mut Outbox, reactor: Option<&Reactor>) {
+        if let Some(fd) = self.out.removed(id, outbox) {
+            if let Some(reactor) = reactor {
+                reactor.forget(&fd);
+            }
+            detached::close(fd);
+        }
+    }
+}
+
+impl Drop for State {
+    /// The hub goes away (its JS realm ends): detached connections close with it.
+    fn drop(&mut self) {
+        let State { reg, out, .. } = self;
+        reg.for_each(|id, outbox| {
+            if let Some(fd) = out.removed(id, outbox) {
+                detached::close(fd);
+            }
+        });
+    }
+}
+
 /// State shared with other threads, and the way to wake the JS thread.
 pub struct Shared {
     pub state: Mutex<State>,
@@ -108,6 +134,9 @@ pub struct Shared {
     wake: Wake,
     /// The writer threads of the direct clients (`writer.rs`).
     pub writers: Writers,
+    /// The thread watching detached connections, started by the first detach (None: it
+    /// could not start, and clients stay attached).
+    reactor: OnceLock<Option<Reactor>>,
 }
 
 impl Shared {
@@ -121,6 +150,56 @@ impl Shared {
             held: AtomicBool::new(false),
             wake,
             writers,
+            reactor: OnceLock::new(),
+        }
+    }
+
+    /// The reactor, if one runs (it never starts here).
+    pub fn running_reactor(&self) -> Option<&Reactor> {
+        self.reactor.get().and_then(Option::as_ref)
+    }
+
+    /// The reactor watching detached connections, started on first use. It holds the
+    /// state weakly: it ends with the hub.
+    pub fn reactor(self: &Arc<Self>) -> Option<&Reactor> {
+        self.reactor
+            .get_or_init(|| {
+                let weak = Arc::downgrade(self);
+                detached::start(move |events| match weak.upgrade() {
+                    Some(shared) => {
+                        shared.on_ready(events);
+                        true
+                    }
+                    None => false,
+                })
+                .ok()
+            })
+            .as_ref()
+    }
+
+    /// Reactor thread: detached clients whose peer left (reported as gone in the next
+    /// batch) or whose socket has room again (resumed, and a replay moves on).
+    fn on_ready(&self, events: &[Ready]) {
+        let mut wake = false;
+        {
+            let mut st = self.state.lock();
+            let State {
+                reg, out, replays, ..
+            } = &mut *st;
+            for event in events {
+                let Some(outbox) = reg.get_mut(event.id) else {
+                    continue;
+                };
+                if event.gone {
+                    wake |= out.hung_up(event.id, outbox);
+                } else if event.writable && out.writable(event.id, outbox) {
+                    replays.make_ready(event.id);
+                    wake = true;
+                }
+            }
+        }
+        if wake {
+            self.wake();
         }
     }
 
