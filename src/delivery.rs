@@ -125,13 +125,13 @@ impl Delivery {
 
     /// The client's backlog begins (its socket refused bytes at the end of a turn).
     fn begin_backlog(&mut self, id: u32, outbox: &mut Outbox) {
-        self.limits.begin(id, outbox.len + outbox.held);
+        self.limits.begin(id, outbox.waiting());
         outbox.backlogged = true;
     }
 
     /// The client's socket took bytes: tells the rule what still waits.
     fn progressed(&mut self, id: u32, outbox: &mut Outbox) {
-        if outbox.backlogged && !self.limits.progress(id, outbox.len + outbox.held) {
+        if outbox.backlogged && !self.limits.progress(id, outbox.waiting()) {
             outbox.backlogged = false;
         }
     }
@@ -210,7 +210,7 @@ impl Delivery {
         if !outbox.backlogged {
             return false;
         }
-        let waiting = outbox.len.saturating_add(outbox.held).saturating_add(len);
+        let waiting = outbox.waiting().saturating_add(len);
         if self.limits.judge(id, waiting).is_none() {
             return false;
         }
@@ -485,7 +485,7 @@ impl Delivery {
     /// Pauses, counting `held` bytes that Node holds for the client's socket.
     pub fn pause_holding(outbox: &mut Outbox, held: usize) {
         outbox.paused = true;
-        outbox.held = held;
+        outbox.set_held(held);
     }
 
     /// The client's socket refused bytes (`held` of them wait in Node): pauses it until
@@ -508,7 +508,7 @@ impl Delivery {
     /// true when the client has bytes waiting and JS must run.
     pub fn resume(&mut self, id: u32, outbox: &mut Outbox) -> bool {
         outbox.paused = false;
-        outbox.held = 0;
+        outbox.set_held(0);
         self.progressed(id, outbox);
         if outbox.queued || outbox.dropped || outbox.len == 0 {
             return false;
@@ -1119,7 +1119,7 @@ mod tests {
                 ob(&mut reg, id).paused,
                 "paused until Node has written the rest"
             );
-            assert_eq!(ob(&mut reg, id).held, handed[0].1.len());
+            assert_eq!(ob(&mut reg, id).held(), handed[0].1.len());
             // While paused, frames wait in Rust.
             push(&mut d, &mut reg, id, b"data: last\n\n");
             sent.extend_from_slice(b"data: last\n\n");

@@ -53,8 +53,9 @@ pub struct Outbox {
     /// Bytes pending (from `off` on), and how many of them are in the wire segments.
     pub(crate) len: usize,
     pub(crate) wire_len: usize,
-    /// Bytes Node held for this client's socket when it was paused.
-    pub(crate) held: usize,
+    /// Bytes Node held for this client's socket when it was paused (saturating: a u32
+    /// keeps an idle outbox within 80 bytes; see `held()`).
+    held: u32,
     /// The client's socket, for a direct client (borrowed from Node, see `direct.rs`).
     pub(crate) fd: Option<Fd>,
     /// JS writes this client's bytes straight to its socket, as HTTP/1.1 chunks Rust
@@ -86,7 +87,18 @@ impl Outbox {
 
     /// Replay source: bytes waiting for this client, here and in Node (held).
     pub fn waiting(&self) -> usize {
-        self.len + self.held
+        self.len.saturating_add(self.held())
+    }
+
+    /// Bytes Node held for this client's socket when it was paused.
+    pub(crate) fn held(&self) -> usize {
+        self.held as usize
+    }
+
+    /// Records what Node holds for the socket (beyond 4 GiB it counts as 4 GiB: far past
+    /// any limit, so the rule judging slow readers sees the same thing).
+    pub(crate) fn set_held(&mut self, held: usize) {
+        self.held = u32::try_from(held).unwrap_or(u32::MAX);
     }
 
     /// Replay source: whether nothing may be written for it now (refused, dropped).
