@@ -1,10 +1,10 @@
-//! Pending bytes per client: how they wait and how they are written (when a slow reader
-//! is dropped is `limits.rs`'s to say).
+//! When and how each client's pending bytes are written: queueing into its outbox
+//! (`outbox.rs`), the turn's flush, the direct write, backpressure. When a slow reader is
+//! dropped is `limits.rs`'s to say; what goes to JavaScript is built by `framed.rs`;
+//! which descriptor a direct client writes to is kept by `fds.rs`.
 //!
-//! A client's outbox is a list of segments: bytes it owns (its `id:` lines, small
-//! frames, coalesced) and large broadcast bodies shared by reference with every other
-//! receiver, whatever else the client has queued. The first frame a client gets in a
-//! turn puts it on the dirty list; `flush` then handles every dirty client once:
+//! The first frame a client gets in a turn puts it on the dirty list; `flush` then
+//! handles every dirty client once:
 //!
 //! - a *direct* client (Rust borrows its socket's descriptor, see `direct.rs`) gets its
 //!   whole turn — chunk header, frames, shared bodies, chunk trailer — in one `sendmsg`
@@ -24,215 +24,30 @@
 //! [`STEP`] bytes at a time, so that its progress is seen at least that often.
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::sync::Arc;
 use std::thread::ThreadId;
-use std::time::Instant;
 
 use crate::direct::{self, Fd, Wrote};
+use crate::fds::Fds;
 use crate::frame;
+use crate::framed::{hand_over, hand_wire};
+pub use crate::framed::{Batch, NO_BODY};
 pub use crate::limits::DEFAULT_MAX_PENDING;
 #[cfg(test)]
 use crate::limits::STALL_MS;
 use crate::limits::{Clock, Limits, STEP};
+pub use crate::outbox::Outbox;
+use crate::outbox::Seg;
 use crate::registry::Registry;
 
 /// Broadcast bodies at least this large are shared between clients, not copied.
 pub const SHARE_MIN: usize = 4096;
-
-/// In a batch's index: this entry has no shared body.
-pub const NO_BODY: u32 = u32::MAX;
-
-/// In `Delivery::by_fd`: no client writes to this descriptor.
-const NO_CLIENT: u32 = u32::MAX;
 
 /// A client whose unwritten frames reach this much in one turn is written out at once.
 pub const EARLY: usize = 64 * 1024;
 
 /// The longest `id: N\n` line: 4 + 10 digits + 1.
 pub const MAX_ID_LINE: usize = 15;
-
-const CRLF: &[u8] = b"\r\n";
-
-/// A piece of a client's pending bytes.
-enum Seg {
-    Own(Vec<u8>),
-    Shared(Arc<[u8]>),
-    /// The end of an HTTP/1.1 chunk.
-    Crlf,
-}
-
-impl Seg {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Seg::Own(v) => v,
-            Seg::Shared(b) => b,
-            Seg::Crlf => CRLF,
-        }
-    }
-}
-
-#[derive(Default)]
-pub struct Outbox {
-    segs: VecDeque<Seg>,
-    /// The first `wire` segments are already framed for the socket: the unwritten rest
-    /// of a direct write, which must go out before anything else.
-    wire: u32,
-    /// Bytes of `segs[0]` already written.
-    off: usize,
-    /// Bytes pending (from `off` on), and how many of them are in the wire segments.
-    len: usize,
-    wire_len: usize,
-    /// Bytes Node held for this client's socket when it was paused.
-    held: usize,
-    /// The client's socket, for a direct client (borrowed from Node, see `direct.rs`).
-    fd: Option<Fd>,
-    /// JS writes this client's bytes straight to its socket, as HTTP/1.1 chunks Rust
-    /// frames: a plain HTTP/1.1 response Rust does not write itself (TLS, no direct
-    /// writes on this platform, or its descriptor is being closed).
-    framed: bool,
-    queued: bool,
-    paused: bool,
-    dropped: bool,
-    /// Judged by the slow-reader rule (`limits.rs` keeps its backlog).
-    backlogged: bool,
-    /// In `Delivery::refusing` (its socket refused mid-turn).
-    refusing: bool,
-    /// The replay source: this client has a `Last-Event-ID` cursor (kept in
-    /// `replay::Replays`) and has not caught up; live broadcasts skip it meanwhile.
-    pub replaying: bool,
-}
-
-impl Outbox {
-    /// Bytes waiting for this client.
-    pub fn pending(&self) -> usize {
-        self.len
-    }
-
-    /// Replay source: bytes waiting for this client, here and in Node (held).
-    pub fn waiting(&self) -> usize {
-        self.len + self.held
-    }
-
-    /// Replay source: whether nothing may be written for it now (refused, dropped).
-    pub fn is_stopped(&self) -> bool {
-        self.stopped() || self.dropped
-    }
-
-    /// Whether nothing may be written for this client now (paused).
-    fn stopped(&self) -> bool {
-        self.paused
-    }
-
-    /// Whether the slow-reader rule judges this client (see `limits.rs`).
-    pub fn is_backlogged(&self) -> bool {
-        self.backlogged
-    }
-
-    /// Whether Rust writes this client's bytes straight to its socket.
-    pub fn is_direct(&self) -> bool {
-        self.fd.is_some()
-    }
-
-    fn frames_len(&self) -> usize {
-        self.len - self.wire_len
-    }
-
-    /// The owned segment new frame bytes are appended to.
-    fn tail(&mut self, hint: usize) -> &mut Vec<u8> {
-        let own_tail =
-            self.segs.len() > self.wire as usize && matches!(self.segs.back(), Some(Seg::Own(_)));
-        if !own_tail {
-            self.segs
-                .push_back(Seg::Own(Vec::with_capacity(hint.clamp(64, 16 * 1024))));
-        }
-        match self.segs.back_mut() {
-            Some(Seg::Own(v)) => v,
-            _ => unreachable!("the last segment was just made an owned one"),
-        }
-    }
-
-    /// Appends bytes written by `write`; returns how many.
-    fn append(&mut self, hint: usize, write: impl FnOnce(&mut Vec<u8>)) -> usize {
-        let buf = self.tail(hint);
-        let before = buf.len();
-        write(buf);
-        let added = buf.len() - before;
-        self.len += added;
-        added
-    }
-
-    /// Wraps every frame not yet framed in one HTTP/1.1 chunk; returns the frames' bytes.
-    fn frame_for_wire(&mut self) -> usize {
-        let frames = self.frames_len();
-        if frames == 0 {
-            return 0;
-        }
-        let mut head = Vec::with_capacity(18);
-        push_chunk_size(&mut head, frames);
-        self.len += head.len() + CRLF.len();
-        self.segs.insert(self.wire as usize, Seg::Own(head));
-        self.segs.push_back(Seg::Crlf);
-        self.wire = u32::try_from(self.segs.len()).unwrap_or(u32::MAX);
-        self.wire_len = self.len;
-        frames
-    }
-
-    /// The pending bytes as slices, in order.
-    fn slices(&self) -> Vec<IoSlice<'_>> {
-        let mut out = Vec::with_capacity(self.segs.len());
-        for (i, seg) in self.segs.iter().enumerate() {
-            let bytes = seg.bytes();
-            let bytes = if i == 0 { &bytes[self.off..] } else { bytes };
-            if !bytes.is_empty() {
-                out.push(IoSlice::new(bytes));
-            }
-        }
-        out
-    }
-
-    /// Forgets the first `n` pending bytes (written); only wire segments are ever written.
-    fn consume(&mut self, mut n: usize) {
-        self.len -= n;
-        self.wire_len -= n;
-        while n > 0 {
-            let Some(first) = self.segs.front() else {
-                break;
-            };
-            let rest = first.bytes().len() - self.off;
-            if n < rest {
-                self.off += n;
-                break;
-            }
-            n -= rest;
-            self.off = 0;
-            self.segs.pop_front();
-            self.wire -= 1;
-        }
-        if self.segs.is_empty() {
-            self.clear();
-        }
-    }
-
-    /// Every pending byte, copied out in order.
-    fn copy_out(&self, out: &mut Vec<u8>) {
-        for slice in self.slices() {
-            out.extend_from_slice(&slice);
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.segs.capacity() > 64 {
-            self.segs = VecDeque::new();
-        } else {
-            self.segs.clear();
-        }
-        self.wire = 0;
-        self.off = 0;
-        self.len = 0;
-        self.wire_len = 0;
-    }
-}
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct Counters {
@@ -244,47 +59,14 @@ pub struct Counters {
     pub dropped: u64,
 }
 
-/// What one flush hands to JavaScript.
-#[derive(Default, Debug)]
-pub struct Batch {
-    pub data: Vec<u8>,
-    /// `(client id, end offset in data, body, from)` entries, a client's in a row: each is
-    /// the part of `data` after the previous entry's end, then `bodies[body]` from byte
-    /// `from` on, unless body is [`NO_BODY`]. A direct client's part is ready-made HTTP/1.1 chunked bytes for
-    /// its socket; any other client's is SSE frames for `res.write`.
-    pub index: Vec<u32>,
-    /// Clients dropped for passing the limit since the last flush.
-    pub dropped: Vec<u32>,
-    /// Direct clients whose connection broke (`EPIPE`, `ECONNRESET`…) since the last flush.
-    pub gone: Vec<u32>,
-    /// Shared bodies, each once; `index` refers to them by position.
-    pub bodies: Vec<Arc<[u8]>>,
-}
-
-impl Batch {
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty() && self.dropped.is_empty() && self.gone.is_empty()
-    }
-}
-
 pub struct Delivery {
     dirty: Vec<u32>,
     dropped: Vec<u32>,
     gone: Vec<u32>,
     /// A client written through JS passed [`EARLY`] this turn: JS should flush now.
     urgent: bool,
-    /// Descriptor number -> the direct client writing to it ([`NO_CLIENT`]: none). A
-    /// number has at most one direct client; it lets `forget_fd` find it when Node is
-    /// about to close the descriptor.
-    by_fd: Vec<u32>,
-    /// Descriptor number -> when Rust last wrote to it (ms since `epoch`, wrapping), for
-    /// the socket timeouts Node cannot refresh itself (see `idle_ms`). Kept by number,
-    /// not in each outbox, so that an idle client costs nothing more.
-    written_at: Vec<u32>,
-    /// The time `written_at` counts from, and the time of the flush under way (one
-    /// clock read per flush, not per write).
-    epoch: Instant,
-    flush_stamp: Option<u32>,
+    /// Direct clients' descriptors and when Rust last wrote to each.
+    fds: Fds,
     /// The thread that made this (the JavaScript thread): the only one that may write
     /// to a borrowed descriptor.
     js_thread: ThreadId,
@@ -313,88 +95,13 @@ impl Delivery {
             dropped: Vec::new(),
             gone: Vec::new(),
             urgent: false,
-            by_fd: Vec::new(),
-            written_at: Vec::new(),
-            epoch: Instant::now(),
-            flush_stamp: None,
+            fds: Fds::default(),
             js_thread: std::thread::current().id(),
             refusing: Vec::new(),
             limits,
             counters: Counters::default(),
         }
     }
-}
-
-/// Moves a client's pending bytes into the batch: owned bytes copied into `data`,
-/// shared bodies by reference (each once per batch, from an offset when partly written).
-fn hand_over(batch: &mut Batch, id: u32, outbox: &mut Outbox) {
-    let first = batch.index.len();
-    for (i, seg) in outbox.segs.iter().enumerate() {
-        let from = if i == 0 { outbox.off } else { 0 };
-        match seg {
-            Seg::Shared(body) => push_body(batch, id, body, from),
-            _ => batch.data.extend_from_slice(&seg.bytes()[from..]),
-        }
-    }
-    close_entry(batch, id, first);
-    outbox.clear();
-}
-
-/// Adds a shared body (from byte `from` on) to a client's entries in the batch, by
-/// reference: a body already in the batch is listed once.
-fn push_body(batch: &mut Batch, id: u32, body: &Arc<[u8]>, from: usize) {
-    let at = match batch.bodies.iter().rposition(|b| Arc::ptr_eq(b, body)) {
-        Some(at) => at,
-        None => {
-            batch.bodies.push(Arc::clone(body));
-            batch.bodies.len() - 1
-        }
-    };
-    batch
-        .index
-        .extend([id, batch.data.len() as u32, at as u32, from as u32]);
-}
-
-/// Ends a client's entries in the batch: the bytes in `data` after its last body.
-fn close_entry(batch: &mut Batch, id: u32, first: usize) {
-    let end = batch.data.len() as u32;
-    if batch.index.len() == first || batch.index[batch.index.len() - 3] != end {
-        batch.index.extend([id, end, NO_BODY, 0]);
-    }
-}
-
-/// Moves at most `limit` bytes of a client's wire segments (framed for its socket) into
-/// the batch: whole shared bodies by reference, a body cut at the limit as a copy of
-/// its part. Returns how many bytes.
-fn hand_wire(batch: &mut Batch, id: u32, outbox: &mut Outbox, limit: usize) -> usize {
-    let first = batch.index.len();
-    let mut n = 0;
-    for (i, seg) in outbox.segs.iter().take(outbox.wire as usize).enumerate() {
-        if n >= limit {
-            break;
-        }
-        let from = if i == 0 { outbox.off } else { 0 };
-        let bytes = &seg.bytes()[from..];
-        let take = bytes.len().min(limit - n);
-        match seg {
-            Seg::Shared(body) if take == bytes.len() => push_body(batch, id, body, from),
-            _ => batch.data.extend_from_slice(&bytes[..take]),
-        }
-        n += take;
-    }
-    close_entry(batch, id, first);
-    outbox.consume(n);
-    n
-}
-
-/// Appends the start of an HTTP/1.1 chunk of `len` bytes: `<hex len>\r\n`.
-fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
-    for shift in (0..digits).rev() {
-        out.push(HEX[(len >> (shift * 4)) & 0xf]);
-    }
-    out.extend_from_slice(CRLF);
 }
 
 impl Delivery {
@@ -578,45 +285,17 @@ impl Delivery {
     /// when another direct client already writes to that descriptor (the same response
     /// added twice): this one stays with JS.
     pub fn set_direct(&mut self, id: u32, outbox: &mut Outbox, fd: Fd) -> bool {
-        let Ok(at) = usize::try_from(fd.number()) else {
+        if !self.fds.claim(id, &fd) {
             return false;
-        };
-        if self.by_fd.get(at).is_some_and(|&owner| owner != NO_CLIENT) {
-            return false;
-        }
-        if self.by_fd.len() <= at {
-            self.by_fd.resize(at + 1, NO_CLIENT);
-        }
-        self.by_fd[at] = id;
-        if self.written_at.len() <= at {
-            self.written_at.resize(at + 1, 0);
         }
         outbox.fd = Some(fd);
-        // Node wrote the headers just now: the connection is not idle.
-        self.stamp(outbox);
         true
-    }
-
-    /// Milliseconds since `epoch`: the flush's own time within a flush, else now.
-    fn now_ms(&mut self) -> u32 {
-        if let Some(now) = self.flush_stamp {
-            return now;
-        }
-        self.epoch.elapsed().as_millis() as u32
     }
 
     /// Records that Rust wrote to a direct client's socket now.
     fn stamp(&mut self, outbox: &Outbox) {
-        let Some(at) = outbox
-            .fd
-            .as_ref()
-            .and_then(|fd| usize::try_from(fd.number()).ok())
-        else {
-            return;
-        };
-        let now = self.now_ms();
-        if let Some(slot) = self.written_at.get_mut(at) {
-            *slot = now;
+        if let Some(fd) = outbox.fd.as_ref() {
+            self.fds.stamp(fd);
         }
     }
 
@@ -624,22 +303,16 @@ impl Delivery {
     /// became direct). Node's socket timeout does not see these writes; JS asks this
     /// when that timer fires. `None` for any other client (Node sees its writes).
     pub fn idle_ms(&mut self, outbox: &Outbox) -> Option<u32> {
-        let at = usize::try_from(outbox.fd.as_ref()?.number()).ok()?;
-        let then = *self.written_at.get(at)?;
-        Some(self.now_ms().wrapping_sub(then))
+        self.fds.idle_ms(outbox.fd.as_ref()?)
     }
 
     /// Node is about to close descriptor `fd`: its direct client (if any) is never
     /// written by Rust again; what it still gets goes to JS framed, where the closed
     /// socket removes it. True if a client was writing to it.
     pub fn forget_fd(&mut self, reg: &mut Registry<Outbox>, fd: i64) -> bool {
-        let Some(owner) = usize::try_from(fd)
-            .ok()
-            .and_then(|at| self.by_fd.get_mut(at))
-        else {
+        let Some(id) = self.fds.forget(fd) else {
             return false;
         };
-        let id = std::mem::replace(owner, NO_CLIENT);
         match reg.get_mut(id) {
             Some(outbox) if outbox.fd.is_some() => {
                 outbox.fd = None;
@@ -660,12 +333,7 @@ impl Delivery {
     /// Stops writing to a client's descriptor.
     fn unset_fd(&mut self, outbox: &mut Outbox) {
         if let Some(fd) = outbox.fd.take() {
-            if let Some(owner) = usize::try_from(fd.number())
-                .ok()
-                .and_then(|at| self.by_fd.get_mut(at))
-            {
-                *owner = NO_CLIENT;
-            }
+            self.fds.release(&fd);
         }
     }
 
@@ -754,7 +422,7 @@ impl Delivery {
             ..Batch::default()
         };
         self.urgent = false;
-        self.flush_stamp = Some(self.epoch.elapsed().as_millis() as u32);
+        self.fds.begin_flush();
         let mut dirty = std::mem::take(&mut self.dirty);
         let mut left = Vec::new();
         for id in dirty.drain(..) {
@@ -800,7 +468,7 @@ impl Delivery {
             hand_over(&mut batch, id, outbox);
         }
         batch.gone = std::mem::take(&mut self.gone);
-        self.flush_stamp = None;
+        self.fds.end_flush();
         self.dirty = left;
         if self.dirty.capacity() == 0 {
             self.dirty = dirty;
@@ -812,6 +480,7 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::{push_chunk_size, CRLF};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn setup(n: usize) -> (Registry<Outbox>, Delivery, Vec<u32>) {
@@ -1213,25 +882,6 @@ mod tests {
         assert_eq!(d.counters.bytes, 8, "frames counted, not framing");
     }
 
-    #[test]
-    fn an_idle_outbox_is_small_and_allocates_nothing() {
-        let outbox = Outbox::default();
-        assert!(
-            std::mem::size_of::<Outbox>() <= 80,
-            "{}",
-            std::mem::size_of::<Outbox>()
-        );
-        assert_eq!(outbox.segs.capacity(), 0);
-    }
-
-    #[test]
-    fn chunk_sizes_are_lower_case_hex() {
-        let mut out = Vec::new();
-        push_chunk_size(&mut out, 0x12c);
-        push_chunk_size(&mut out, 1);
-        assert_eq!(out, b"12c\r\n1\r\n");
-    }
-
     #[cfg(unix)]
     mod direct_clients {
         use super::*;
@@ -1474,13 +1124,12 @@ mod tests {
                 None,
                 "not direct: Node sees its writes"
             );
-            let at = server.as_raw_fd() as usize;
             assert!(
                 d.idle_ms(ob(&mut reg, id)).is_some_and(|ms| ms < 5000),
                 "made direct: not idle"
             );
             // As if Rust last wrote 10 s ago.
-            d.written_at[at] = d.now_ms().wrapping_sub(10_000);
+            d.fds.age(server.as_raw_fd() as i64, 10_000);
             assert!(d.idle_ms(ob(&mut reg, id)).is_some_and(|ms| ms >= 10_000));
             // Queued but not yet written is not activity; the flush's write is.
             push(&mut d, &mut reg, id, b"data: x\n\n");

@@ -10,7 +10,11 @@
 //!   history, the wake-up);
 //! - `replay`: `Last-Event-ID` replays, a cursor per client moved as its socket drains;
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
-//! - `delivery`: per-client pending bytes, backpressure and batches;
+//! - `delivery`: when and how each client's pending bytes are written (direct clients
+//!   straight to their socket, the rest through JavaScript), backpressure;
+//! - `framed`: the batch a flush hands to JavaScript;
+//! - `outbox`: a client's pending bytes (its queue) and their HTTP/1.1 chunk framing;
+//! - `fds`: which direct client writes to which descriptor, and when it last wrote;
 //! - `limits`: the slow-reader rule (when a client whose socket refused bytes is dropped);
 //! - `direct`: writing straight to a client's socket (Unix);
 //! - `registry`: clients, rooms and the room index;
@@ -20,11 +24,14 @@
 
 pub mod delivery;
 pub mod direct;
+pub mod fds;
 pub mod frame;
+pub mod framed;
 pub mod history;
 pub mod hub;
 mod hub_redis;
 pub mod limits;
+pub mod outbox;
 pub mod pull;
 #[cfg(not(target_family = "wasm"))]
 pub mod redis;
