@@ -11,34 +11,20 @@
 // BENCH_ONLY=turn,burst (a subset of scenarios), BENCH_SERVER_FLAGS='--cpu-prof' (extra
 // node flags for the servers, e.g. to profile), BENCH_OUT=dir (where results go).
 
-const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const load = require('./lib/load')
 const report = require('./lib/report')
-
-/** Runs `command` with a raised open-file limit, pinned to `core` (unpinned without taskset). */
-function pinned(core, args) {
-  const script =
-    'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ' +
-    'if command -v taskset >/dev/null; then exec taskset -c "$0" "$@"; else exec "$@"; fi'
-  return ['bash', ['-c', script, String(core), ...args]]
-}
+const { reexecAsLoader, fdLimit, startServer, connect, gitHead, TIMEOUT_MS } = require('./lib/procs')
 
 // Re-run this file as the load process on core 1.
-if (process.env.BENCH_LOADER !== '1') {
-  const [cmd, args] = pinned(1, [process.execPath, __filename])
-  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, BENCH_LOADER: '1' } })
-  child.on('exit', (code, signal) => process.exit(signal ? 1 : code))
-  return
-}
+if (reexecAsLoader(__filename)) return
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const REPS = QUICK ? 1 : 3 // measured repetitions per scenario (after a short warm-up); the median is kept
 const SCALE = QUICK ? 0.25 : 1 // quick mode sends a quarter of the broadcasts, to 4,000 clients in 40 rooms
 const OUT = path.resolve(process.env.BENCH_OUT || path.join(__dirname, 'results'))
-const TIMEOUT_MS = 60000
 
 // Any file in servers/ can be named, e.g. a variant made for an experiment.
 const LIBS = process.env.BENCH_LIBS
@@ -50,7 +36,7 @@ const ROOMS = QUICK ? 40 : 100 // of 100 clients each
 const WARMUP = 1000
 
 /** The open-file limit this process got (run.js raises it as far as allowed, as for the servers). */
-const FD_LIMIT = Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 1024
+const FD_LIMIT = fdLimit()
 /** The wide set: 19,000 clients, or as many as the limit leaves room for (each side holds one descriptor per client). */
 const WIDE = Math.min(QUICK ? 5000 : 19000, FD_LIMIT - 500)
 /** Churn: connections opened and dropped while the flat set gets paced broadcasts. */
@@ -88,60 +74,6 @@ function describe(sc) {
 
 /** The res.write diagnostic: a small run with every res.write counted (it slows the server). */
 const WRITES = { clients: 100, count: 50 }
-
-// ---- server processes --------------------------------------------------------
-
-async function startServer(lib, env = {}) {
-  const file = path.join(__dirname, 'servers', `${lib}.js`)
-  const flags = (process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)
-  const [cmd, args] = pinned(0, [process.execPath, '--expose-gc', ...flags, file])
-  const child = spawn(cmd, args, {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, ...env },
-  })
-  const waiting = new Map()
-  let nextId = 1
-  child.on('message', (msg) => {
-    const resolve = waiting.get(msg.id)
-    waiting.delete(msg.id)
-    if (resolve) resolve(msg)
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  const first = await Promise.race([
-    new Promise((resolve) => waiting.set(0, resolve)),
-    exited.then((code) => ({ error: `${lib} server exited (${code}) before listening` })),
-  ])
-  if (first.error) throw new Error(first.error)
-  return {
-    port: first.port,
-    async call(cmd, args = {}) {
-      const id = nextId++
-      const reply = await new Promise((resolve) => {
-        waiting.set(id, resolve)
-        child.send({ id, cmd, ...args })
-      })
-      if (reply.error) throw new Error(`${lib} server, ${cmd}: ${reply.error}`)
-      return reply
-    },
-    async stop() {
-      await this.call('exit').catch(() => {})
-      await exited
-    },
-  }
-}
-
-/** Connects the set's clients and waits until the library registered every one (besides those it had). */
-async function connect(server, set) {
-  const expected = (await server.call('count')).added + set.clients
-  const rooms = Array.from({ length: set.clients }, (_, i) => set.roomOf(i))
-  const clients = await load.connectAll(server.port, rooms)
-  const deadline = Date.now() + TIMEOUT_MS
-  while ((await server.call('count')).added < expected) {
-    if (Date.now() > deadline) throw new Error('the server did not register every client')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  return clients
-}
 
 let runId = 0
 
@@ -282,17 +214,6 @@ async function countWrites(lib) {
     return out
   } finally {
     await server.stop()
-  }
-}
-
-/** The commit measured, with "+dirty" when the package's own files had local changes. */
-function gitHead() {
-  const git = (args) => execFileSync('git', args, { cwd: path.join(__dirname, '..'), encoding: 'utf8' }).trim()
-  try {
-    const dirty = git(['status', '--porcelain', '--', 'index.js', 'src', 'Cargo.toml']) !== ''
-    return git(['rev-parse', '--short', 'HEAD']) + (dirty ? '+dirty' : '')
-  } catch {
-    return null
   }
 }
 

@@ -2,28 +2,35 @@
 // The server side of the benchmark, shared by every library: one HTTP server on
 // 127.0.0.1 driven by the orchestrator over IPC (process.send / 'message').
 //
-// A library file (bench/servers/<lib>.js) calls `serve({ add, broadcast })`:
+// A library file (bench/servers/<lib>.js) calls `serve({ add, broadcast, info })`:
 //   add(req, res, room)     registers one SSE client (room: a string, or null for none);
 //                           may return a promise that settles once it is registered
 //   broadcast(room, data)   sends `data` (a plain object) to `room` ('*' = every client)
+//   info()                  optional: facts about the clients for the report (e.g. how many
+//                           are detached), answered by the `info` command
 //
 // Commands (each answered with a message carrying the same `id`):
 //   count                          -> { added }            clients registered so far
 //   mem                            -> process.memoryUsage() after full GCs, plus rssAnon:
 //                                     anonymous RSS in bytes (the RssAnon line of
 //                                     /proc/self/status; null where there is no such file)
+//   settle { seconds }             -> the same as mem, after `seconds` idle with a gc() each
+//                                     second (V8 shrinks its heap only after a few idle seconds)
+//   info                           -> lib.info(), or {}
 //   run { room, count, size, mode, run, everyMs }
 //                                  -> { issuedMs }          once every broadcast was issued;
 //                                     mode 'turn': one broadcast per event-loop turn (setImmediate),
 //                                     mode 'burst': all of them in one synchronous loop,
 //                                     mode 'paced': one per `everyMs` timer (to overlap with churn)
 //   stop                           -> { cpuMs, userMs, systemMs, loopP99Ms, loopMaxMs, unflushed,
-//                                     resWrites, socketWrites }
+//                                     resWrites, socketWrites, broadcastMedianUs, broadcastMaxUs }
 //                                     CPU and event-loop delay (perf_hooks.monitorEventLoopDelay,
 //                                     1 ms resolution: how long any other request to this server
 //                                     waited) since `run` started; sent by the loader once every
 //                                     expected event has arrived, so the CPU covers the work
 //                                     and the writes until their bytes were on the wire.
+//                                     broadcast*Us: how long each lib.broadcast call took to
+//                                     return (median and max over the run's calls).
 //   exit
 // With BENCH_COUNT_WRITES=1 (diagnostic mode: it costs time), `stop` also reports how many
 // res.write calls were made and how many writes the sockets handed to libuv (one write or
@@ -84,12 +91,27 @@ function rssAnon() {
   return m ? Number(m[1]) * 1024 : null
 }
 
+async function readMemory() {
+  fullGc()
+  await new Promise(setImmediate)
+  fullGc()
+  return { ...process.memoryUsage(), rssAnon: rssAnon() }
+}
+
 function serve(lib) {
   /** Open responses (for `unflushed`); closed ones are let go, as churn makes many. */
   const responses = new Set()
   let added = 0
   let cpuStart = null
   let loopDelay = null
+  /** How long each broadcast call of the current run took to return, in µs. */
+  let broadcastUs = []
+
+  function broadcast(room, data) {
+    const t0 = process.hrtime.bigint()
+    lib.broadcast(room, data)
+    broadcastUs.push(Number(process.hrtime.bigint() - t0) / 1000)
+  }
 
   const server = http.createServer((req, res) => {
     const room = new URL(req.url, 'http://127.0.0.1').searchParams.get('room')
@@ -100,28 +122,32 @@ function serve(lib) {
 
   const commands = {
     count: () => ({ added }),
-    async mem() {
-      fullGc()
-      await new Promise(setImmediate)
-      fullGc()
-      return { ...process.memoryUsage(), rssAnon: rssAnon() }
+    mem: readMemory,
+    async settle({ seconds }) {
+      for (let i = 0; i < seconds; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        global.gc()
+      }
+      return readMemory()
     },
+    info: () => (lib.info ? lib.info() : {}),
     run({ room, count, size, mode, run, everyMs = 1 }) {
       fullGc()
       writes.res = 0
       writes.socket = 0
+      broadcastUs = []
       const started = nowUs()
       cpuStart = process.cpuUsage()
       loopDelay = monitorEventLoopDelay({ resolution: 1 })
       loopDelay.enable()
       if (mode === 'burst') {
-        for (let seq = 0; seq < count; seq++) lib.broadcast(room, payload(run, seq, size))
+        for (let seq = 0; seq < count; seq++) broadcast(room, payload(run, seq, size))
         return { issuedMs: (nowUs() - started) / 1000 }
       }
       return new Promise((resolve) => {
         let seq = 0
         const step = () => {
-          lib.broadcast(room, payload(run, seq, size))
+          broadcast(room, payload(run, seq, size))
           if (++seq >= count) resolve({ issuedMs: (nowUs() - started) / 1000 })
           else if (mode === 'paced') setTimeout(step, everyMs)
           else setImmediate(step)
@@ -134,6 +160,7 @@ function serve(lib) {
       loopDelay.disable()
       let unflushed = 0
       for (const res of responses) if (res.writableLength > 0) unflushed++
+      const sorted = Float64Array.from(broadcastUs).sort()
       return {
         cpuMs: (cpu.user + cpu.system) / 1000,
         userMs: cpu.user / 1000,
@@ -143,6 +170,8 @@ function serve(lib) {
         unflushed,
         resWrites: writes.res,
         socketWrites: writes.socket,
+        broadcastMedianUs: sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : null,
+        broadcastMaxUs: sorted.length > 0 ? sorted[sorted.length - 1] : null,
       }
     },
     exit() {

@@ -13,4 +13,13 @@ serve({
   broadcast(room, data) {
     sse.broadcast(room, data)
   },
+  info() {
+    let detached = 0
+    let clients = 0
+    for (const client of sse.clients) {
+      clients++
+      if (client.detached === true) detached++
+    }
+    return { clients, detached, detachSetting: sse.detach === true }
+  },
 })
