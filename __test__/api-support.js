@@ -30,11 +30,11 @@ function gone(client) {
 
 /**
  * An `sseServer` for one test: after the test, its sockets are destroyed and
- * every client it added must have been removed.
+ * every client it added must have been removed. `options`: `add`'s third argument.
  */
-async function serve(t, onClient) {
+async function serve(t, onClient, options) {
   assert.equal(sse.clients.length, 0, 'a previous test left clients registered')
-  const srv = await sseServer(sse, onClient)
+  const srv = await sseServer(sse, onClient, options)
   t.after(async () => {
     const left = srv.added.map(gone)
     await srv.close()
@@ -54,4 +54,10 @@ async function expectBody(raw, expected) {
 const markFrame = (id) => `id: ${id}\nevent: mark\ndata: end\n\n`
 const mark = (client) => sse.send(client, 'mark', 'end')
 
-module.exports = { sse, gone, serve, expectBody, mark, markFrame }
+/**
+ * `add`'s third argument for a test about the attached response itself (the app's own
+ * res.write/res.end, Node's socket): it stays attached under SIMPLE_SSE_RS_DETACH=1.
+ */
+const ATTACHED = Object.freeze({ detach: false })
+
+module.exports = { sse, gone, serve, expectBody, mark, markFrame, ATTACHED }

@@ -6,7 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { listen, connect } = require('./helpers')
-const { sse, gone, serve, expectBody, mark, markFrame } = require('./api-support')
+const { sse, gone, serve, expectBody, mark, markFrame, ATTACHED } = require('./api-support')
 
 const initialClients = sse.clients
 
@@ -53,7 +53,8 @@ test('add returns {id, rooms, res} with ids 0, 1, 2 in add order, and sends the 
   clients.forEach((client, i) => {
     assert.deepEqual(Object.keys(client), ['id', 'rooms', 'res'])
     assert.deepEqual(client.rooms, [])
-    assert.equal(client.res, responses[i])
+    // Detached (SIMPLE_SSE_RS_DETACH=1): Rust owns the connection, Node's response is released.
+    assert.equal(client.res, client.detached ? null : responses[i])
   })
   // The same array as before any add, holding the very objects add returned.
   assert.equal(sse.clients, initialClients)
@@ -136,7 +137,8 @@ test('client.rooms lists rooms in join order and follows later joins and leaves'
 })
 
 test('remove forgets a client but keeps its connection open; unknown ids return false', async (t) => {
-  const srv = await serve(t)
+  // about the attached response (the app's own res.write after remove): stays attached under SIMPLE_SSE_RS_DETACH
+  const srv = await serve(t, undefined, ATTACHED)
   const [rawA, a] = await srv.open()
   const [, b] = await srv.open()
   sse.join(a, 'r')
@@ -204,6 +206,12 @@ test('a removed client object is a no-op for send, join, leave, in and setRetry'
   assert.equal(sse.join(c, 'r'), false)
   assert.equal(sse.in(c, 'r'), false)
   assert.deepEqual(sse.stats().rooms, [])
+  if (c.detached) {
+    // Nothing but Rust holds a detached connection: remove ended the stream, with nothing in it.
+    await raw.closed()
+    assert.equal(raw.text, '')
+    return
+  }
   c.res.write('direct')
   await expectBody(raw, 'direct')
 })
@@ -420,7 +428,8 @@ test('everything sent in one tick arrives in one HTTP chunk, in order', async (t
 })
 
 test('frames queued before a direct res.write or res.end go out first', async (t) => {
-  const srv = await serve(t)
+  // about the attached response (the app's own res.write and res.end): stays attached under SIMPLE_SSE_RS_DETACH
+  const srv = await serve(t, undefined, ATTACHED)
   const [raw, c] = await srv.open()
   sse.send(c, 'x')
   c.res.write('direct\n')

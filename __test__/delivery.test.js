@@ -23,6 +23,12 @@ const MiB = 1024 * 1024
 const DEFAULT_CAP = MiB
 /** Plain responses are framed, not written by Rust (the test-only switch). */
 const FRAMED = process.env.SIMPLE_SSE_RS_FORCE_FRAMED === '1'
+/**
+ * `add`'s options for a test whose subject is Node's own descriptor of the socket or the
+ * app's own res.end (about the attached response: stays attached under SIMPLE_SSE_RS_DETACH;
+ * a detached client's connection is Rust's own duplicate, and Node's socket is closed).
+ */
+const ATTACHED = Object.freeze({ detach: false })
 
 after(() => sse.close())
 
@@ -76,7 +82,8 @@ test('the binding says whether it writes sockets directly (Unix) and how batches
 })
 
 test(`a plain response is written ${FRAMED ? 'by Node as Rust framed it (forced)' : 'by Rust, not by Node'}; a wrapped one through res.write`, { skip: !native.DIRECT }, async (t) => {
-  const srv = await sseServer(sse)
+  // About Node's socket (what Node wrote to it): stays attached under SIMPLE_SSE_RS_DETACH.
+  const srv = await sseServer(sse, undefined, ATTACHED)
   srv.server.prependListener('request', (req, res) => {
     if (req.url !== '/wrapped') return
     const write = res.write
@@ -103,6 +110,13 @@ test('churn: 3,000 connects and abrupt disconnects while broadcasting; every fra
   const srv = await sseServer(sse, (client) => sse.send(client, 'hello', String(client.id)))
   t.after(() => srv.close())
   const fds = () => (process.platform === 'linux' ? fs.readdirSync('/proc/self/fd').length : 0)
+  // One client first, so that what the package makes once, on its first client of a kind,
+  // is in the count before (under SIMPLE_SSE_RS_DETACH=1, the thread that watches detached
+  // connections: its poller and waker).
+  const first = await connect(srv.port)
+  await first.until('event: hello\n')
+  first.close()
+  await until(() => sse.clients.length === 0, 'the first client removed')
   const fdsBefore = fds()
   const stop = keepBroadcasting((n) => `${n}:${'t'.repeat((n + 1) % 7 === 0 ? 5000 : 40)}`)
   const TOTAL = 3000
@@ -310,8 +324,15 @@ test('a broken connection (EPIPE/ECONNRESET) is removed as on close, without a d
   const onDrop = (c) => drops.push(c)
   sse.on('drop', onDrop)
   t.after(() => sse.off('drop', onDrop))
-  // Node stops reading this socket, so only a write can find out it broke.
-  client.res.socket.pause()
+  const reasons = []
+  const onRemove = (c, info) => {
+    if (c === client) reasons.push(info.reason)
+  }
+  sse.on('remove', onRemove)
+  t.after(() => sse.off('remove', onRemove))
+  // Node stops reading this socket, so only a write can find out it broke. (A detached
+  // client, under SIMPLE_SSE_RS_DETACH=1, has no Node socket: Rust alone writes it.)
+  if (!client.detached) client.res.socket.pause()
   sse.send(client, 'first')
   await raw.until('data: first\n\n')
   raw.socket.resetAndDestroy()
@@ -321,7 +342,9 @@ test('a broken connection (EPIPE/ECONNRESET) is removed as on close, without a d
     return !sse.clients.includes(client)
   }, 'the broken client is removed')
   assert.deepEqual(drops, [])
-  assert.equal(client.res.destroyed, true)
+  assert.deepEqual(reasons, ['closed'])
+  if (client.detached) assert.equal(client.res, null)
+  else assert.equal(client.res.destroyed, true)
   await otherRaw.until('data: tick\n\n')
   assert.ok(sse.clients.includes(other))
   otherRaw.close()
@@ -369,7 +392,8 @@ test('direct clients cost no descriptor of their own: 350 under `ulimit -n 400`,
 
 test('Rust lets go of a descriptor before Node closes it: a number reused at once gets nothing', { skip: !native.DIRECT }, async (t) => {
   const { spawn } = require('node:child_process')
-  const srv = await sseServer(sse)
+  // About Node's own descriptor: stays attached under SIMPLE_SSE_RS_DETACH.
+  const srv = await sseServer(sse, undefined, ATTACHED)
   t.after(() => srv.close())
   let reused = 0
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -404,11 +428,14 @@ test('Rust lets go of a descriptor before Node closes it: a number reused at onc
 test('after res.end() the keep-alive socket carries the next response untouched', async (t) => {
   let sseClient = null
   const srv = await listen((req, res) => {
-    if (req.url === '/events') sseClient = sse.add(req, res)
+    // About the app's own res.end and the socket Node keeps: stays attached under
+    // SIMPLE_SSE_RS_DETACH. The other client is added as any other (detached there).
+    if (req.url === '/events') sseClient = sse.add(req, res, ATTACHED)
+    else if (req.url === '/other') sse.add(req, res)
     else res.end('plain body')
   })
   t.after(() => srv.close())
-  const [otherRaw] = await Promise.all([connect(srv.port, '/events')])
+  const [otherRaw] = await Promise.all([connect(srv.port, '/other')])
   const socket = net.connect(srv.port, '127.0.0.1')
   let text = ''
   socket.setEncoding('latin1')

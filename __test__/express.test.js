@@ -93,6 +93,12 @@ async function serveApp(t, express, setup = () => {}) {
 
 const mark = (client) => sse.send(client, 'mark', 'end')
 
+/**
+ * The server ends `client`'s stream: its response's end, or for a detached client
+ * (SIMPLE_SSE_RS_DETACH=1, no response) `sse.remove`, which ends a detached stream.
+ */
+const endStream = (client) => (client.detached ? sse.remove(client) : client.res.end())
+
 for (const [name, express] of [
   ['Express 4', require('express4')],
   ['Express 5', require('express')],
@@ -160,7 +166,7 @@ for (const [name, express] of [
       mark(client)
       await s.until(1)
       const reconnected = app.nextClient()
-      client.res.end()
+      endStream(client)
       // eventsource waits 3 s by default: reconnecting well before proves the retry.
       await within(reconnected, 2000, 'the reconnection after retry: 50')
       assert.equal(app.requests.length, 2)

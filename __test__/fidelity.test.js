@@ -14,7 +14,7 @@ const express5 = require('express')
 const express4 = require('express4')
 const original = require('simple-sse')
 const sse = require('..')
-const { listen, connect, within } = require('./helpers')
+const { listen, connect, within, socketClosed } = require('./helpers')
 
 const LIBS = [
   ['simple-sse 0.0.3', original],
@@ -51,7 +51,9 @@ async function open(t, kind, lib, handler) {
   const added = []
   const srv = await listen(app(kind, lib, handler, added))
   t.after(async () => {
-    const closed = added.map(({ socket }) => once(socket, 'close'))
+    // A detached client's socket (SIMPLE_SSE_RS_DETACH=1) closed at the hand-over; srv.close()
+    // waits until Rust has seen its peer go.
+    const closed = added.map(({ socket }) => socketClosed(socket))
     await srv.close()
     await Promise.all(closed)
     // Both packages forget a client when its connection closes (the original on the

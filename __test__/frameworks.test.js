@@ -13,14 +13,27 @@ after(() => sse.close())
 
 /**
  * Every framework mounts this on GET /events/:room: add, join, greet with the client id.
- * `closed` maps a client id to a promise of its response's 'close'.
+ * `closed` maps a client id to a promise of its 'remove' event's reason (not the response's
+ * 'close': a detached client's fires at the hand-over, under SIMPLE_SSE_RS_DETACH=1).
  */
 const closed = new Map()
 function route(req, res, room) {
   const client = sse.add(req, res)
   sse.join(client, room)
-  closed.set(client.id, new Promise((resolve) => res.once('close', resolve)))
+  closed.set(client.id, removal(client))
   sse.send(client, 'welcome', { id: client.id })
+}
+
+/** Resolves with the reason of `client`'s 'remove' event. */
+function removal(client) {
+  return new Promise((resolve) => {
+    const listener = (removed, { reason }) => {
+      if (removed !== client) return
+      sse.off('remove', listener)
+      resolve(reason)
+    }
+    sse.on('remove', listener)
+  })
 }
 
 /** Each starts a server with `route` and resolves with { url, close }. */
@@ -124,7 +137,7 @@ for (const [name, startServer] of Object.entries(frameworks)) {
 
     // A disconnects: it is removed; B still gets broadcasts.
     a.source.close()
-    await within(closed.get(idA), 5000, 'the server sees A close')
+    assert.equal(await within(closed.get(idA), 5000, 'the server sees A close'), 'closed')
     assert.equal(sse.getClient(idA), null)
     assert.deepEqual(sse.clients, [clientB])
     sse.broadcast('*', 'after', 'a left')
@@ -132,7 +145,7 @@ for (const [name, startServer] of Object.entries(frameworks)) {
     assert.equal(a.received.length, 4)
 
     b.source.close()
-    await within(closed.get(idB), 5000, 'the server sees B close')
+    assert.equal(await within(closed.get(idB), 5000, 'the server sees B close'), 'closed')
     assert.deepEqual(sse.clients, [])
     assert.deepEqual(sse.stats().rooms, [])
   })

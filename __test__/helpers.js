@@ -161,6 +161,15 @@ function connect(port, path = '/', { headers = {} } = {}) {
   return ready
 }
 
+/**
+ * Resolves once `socket` has closed: at once when it is already destroyed, as a detached
+ * client's server-side socket is from the hand-over (its 'close' may have been emitted).
+ */
+function socketClosed(socket) {
+  if (socket.destroyed) return Promise.resolve()
+  return once(socket, 'close').then(() => undefined)
+}
+
 /** `promise`, or a rejection naming `what` after `ms`. */
 function within(promise, ms, what) {
   let timer
@@ -172,14 +181,18 @@ function within(promise, ms, what) {
   ]).finally(() => clearTimeout(timer))
 }
 
-/** A server whose handler adds each request as an SSE client and hands it to `onClient`. */
-async function sseServer(sse, onClient = () => {}) {
+/**
+ * A server whose handler adds each request as an SSE client and hands it to `onClient`.
+ * `options`, when given, is `add`'s third argument (`{ detach: false }` keeps a client
+ * attached under SIMPLE_SSE_RS_DETACH=1; simple-sse 0.0.3 ignores it).
+ */
+async function sseServer(sse, onClient = () => {}, options) {
   const added = []
   /** client -> the peer's port (read before `add`: a detached client's socket is gone). */
   const ports = new WeakMap()
   const srv = await listen((req, res) => {
     const port = req.socket.remotePort
-    const client = sse.add(req, res)
+    const client = options === undefined ? sse.add(req, res) : sse.add(req, res, options)
     ports.set(client, port)
     added.push(client)
     onClient(client, req, res)
@@ -200,4 +213,4 @@ async function sseServer(sse, onClient = () => {}) {
   }
 }
 
-module.exports = { listen, connect, within, sseServer }
+module.exports = { listen, connect, within, sseServer, socketClosed }

@@ -8,6 +8,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { inspect } = require('node:util')
 const sse = require('..')
+const { DETACH } = require('../lib/binding')
 const { sseServer, listen, connect, within } = require('./helpers')
 
 test.after(() => sse.close())
@@ -68,8 +69,11 @@ test("'remove' with reason 'closed' when the connection closes, and when the app
   const events = record(t)
   const srv = await sseServer(sse)
   t.after(() => srv.close())
+  // The app ending its response is about the attached response: b stays attached under SIMPLE_SSE_RS_DETACH.
+  const attached = await sseServer(sse, undefined, { detach: false })
+  t.after(() => attached.close())
   const [rawA, a] = await srv.open()
-  const [rawB, b] = await srv.open()
+  const [rawB, b] = await attached.open()
   const gone = removed(a)
   rawA.close()
   assert.deepEqual(await gone, { reason: 'closed' })
@@ -236,8 +240,11 @@ test('client.kind and client.detached: getters on the prototype (own keys stay i
   t.after(() => srv.close())
   const [raw, client] = await srv.open()
   t.after(() => raw.close())
-  assert.equal(client.kind, 'node')
-  assert.equal(client.detached, false)
+  // Handed to Rust when detaching is the default (SIMPLE_SSE_RS_DETACH=1) and the platform can.
+  const detached = sse.detach && DETACH
+  assert.equal(client.kind, detached ? 'detached' : 'node')
+  assert.equal(client.detached, detached)
+  assert.equal(client.res === null, detached)
   assert.deepEqual(Object.keys(client), ['id', 'rooms', 'res'])
   assert.equal(Object.hasOwn(client, 'kind'), false)
   const proto = Object.getOwnPropertyDescriptors(sse.Client.prototype)
@@ -247,9 +254,9 @@ test('client.kind and client.detached: getters on the prototype (own keys stay i
   const fetchLike = Object.create(sse.Client.prototype, { res: { value: new Response('') } })
   assert.equal(fetchLike.kind, 'fetch')
   assert.equal(fetchLike.detached, false)
-  const detached = Object.create(sse.Client.prototype, { res: { value: null } })
-  assert.equal(detached.kind, 'detached')
-  assert.equal(detached.detached, true)
+  const released = Object.create(sse.Client.prototype, { res: { value: null } })
+  assert.equal(released.kind, 'detached')
+  assert.equal(released.detached, true)
 })
 
 test('a second add on the same response throws a TypeError before registering anything (while the first client is registered)', async (t) => {

@@ -200,6 +200,14 @@ test('a removed client object makes every call a no-op; its connection stays ope
   assert.equal(raw2.text, '')
   assert.deepEqual(sse.stats().rooms, [])
   assert.throws(() => sse.send(gone.id, 'd'), { message: `SSE client ${gone.id} does not exist` })
+  if (gone.detached) {
+    // Detached (SIMPLE_SSE_RS_DETACH=1): only Rust held the connection, so remove ended the
+    // stream (its terminating chunk), with nothing in it.
+    await raw2.closed()
+    assert.equal(raw2.text, '')
+    assert.ok(raw2.raw.toString('latin1').endsWith('\r\n\r\n0\r\n\r\n'), 'nothing follows the last chunk')
+    return
+  }
   // The app can still use the response itself.
   gone.res.write('data: direct\n\n')
   await raw2.until('data: direct\n\n')

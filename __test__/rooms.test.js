@@ -58,10 +58,14 @@ function pairs(text) {
  */
 async function oddServer(t) {
   const added = []
+  /** client -> the peer's port (read before `add`: a detached client's socket is gone). */
+  const ports = new WeakMap()
   const srv = await listen((req, res) => {
     const query = new URL(req.url, 'http://x').searchParams
     if (query.has('framed')) req.socket._handle.close = req.socket._handle.close
+    const port = req.socket.remotePort
     const client = sse.add(req, res)
+    ports.set(client, port)
     added.push(client)
     const i = query.get('i')
     if (i !== null) assert.equal(sse.join(client, ODD[Number(i)]), true)
@@ -74,7 +78,7 @@ async function oddServer(t) {
     ...srv,
     async open(path, options) {
       const raw = await connect(srv.port, path, options)
-      const client = added.find((c) => c.res.socket && c.res.socket.remotePort === raw.socket.localPort)
+      const client = added.find((c) => ports.get(c) === raw.socket.localPort)
       if (!client) throw new Error('the server did not add the client')
       return [raw, client]
     },

@@ -22,7 +22,12 @@ test('behind a 16 MB burst, with only heartbeats: the reader that stopped is dro
   t.after(() => {
     sse.heartbeat = 20000
   })
-  const srv = await sseServer(sse, (client) => sse.send(client, 'snapshot', 'S'.repeat(16 * 1000 * 1000)))
+  // Each client's path, read in the handler (a detached client has no res.req).
+  const paths = new Map()
+  const srv = await sseServer(sse, (client, req) => {
+    paths.set(client, req.url)
+    sse.send(client, 'snapshot', 'S'.repeat(16 * 1000 * 1000))
+  })
   t.after(() => srv.close())
   const drops = []
   const onDrop = (client, info) => drops.push({ client, info, at: Date.now() })
@@ -34,7 +39,7 @@ test('behind a 16 MB burst, with only heartbeats: the reader that stopped is dro
   t.after(() => slow.close())
   const stalled = await pacedReader(srv.port, { bytes: 64 * 1024, everyMs: 50, path: '/stalled' })
   t.after(() => stalled.close())
-  const byPath = () => new Map(srv.added.map((c) => [c.res.req.url, c]))
+  const byPath = () => new Map(srv.added.map((c) => [paths.get(c), c]))
   while (byPath().size < 2 || stalled.taken === 0) await new Promise((resolve) => setTimeout(resolve, 10))
   stalled.stop()
   const stoppedAt = Date.now()

@@ -19,6 +19,12 @@ const FRAMED = process.env.SIMPLE_SSE_RS_FORCE_FRAMED === '1'
 const WRITERS = process.env.SIMPLE_SSE_RS_WRITERS === undefined ? 1 : Number(process.env.SIMPLE_SSE_RS_WRITERS)
 const THREADED = native.DIRECT && !FRAMED && WRITERS > 0
 const skip = !THREADED && (FRAMED ? 'the framed path is forced' : !native.DIRECT ? 'no direct writes here' : 'SIMPLE_SSE_RS_WRITERS=0')
+/**
+ * `add`'s options where the test's subject is Node's own descriptor of the socket (about
+ * the attached response: stays attached under SIMPLE_SSE_RS_DETACH; a detached client's
+ * connection is Rust's own duplicate, and Node's socket is closed at the hand-over).
+ */
+const ATTACHED = Object.freeze({ detach: false })
 
 async function until(check, what, ms = 10000) {
   const start = Date.now()
@@ -54,7 +60,7 @@ function threadNames() {
 }
 
 test('direct clients are written by writer threads, and sse.flush() waits for them: a socket destroyed right after it still got everything', { skip }, async (t) => {
-  const srv = await sseServer(sse)
+  const srv = await sseServer(sse, undefined, ATTACHED)
   t.after(() => srv.close())
   const pairs = []
   for (let i = 0; i < 200; i++) pairs.push(await srv.open())
@@ -82,7 +88,7 @@ test('direct clients are written by writer threads, and sse.flush() waits for th
 })
 
 test('a descriptor number reused in the same tick as a broadcast the writers are still writing gets nothing', { skip }, async (t) => {
-  const srv = await sseServer(sse)
+  const srv = await sseServer(sse, undefined, ATTACHED)
   t.after(() => srv.close())
   const pairs = []
   for (let i = 0; i < 300; i++) pairs.push(await srv.open())
@@ -119,9 +125,25 @@ test('a descriptor number reused in the same tick as a broadcast the writers are
 })
 
 test('thread-speed churn: 3,000 connections come and go (half closed by the server) while a timer broadcasts; every frame names its own client', { skip }, async (t) => {
-  const srv = await sseServer(sse, (client) => sse.send(client, 'hello', String(client.id)))
+  // The peer's port of each client, read before `add` (a detached client's socket, under
+  // SIMPLE_SSE_RS_DETACH=1, is released by it).
+  const ports = new Map()
+  const srv = await sseServer(sse, (client, req) => {
+    ports.set(client, req.peerPort)
+    sse.send(client, 'hello', String(client.id))
+  })
+  srv.server.prependListener('request', (req) => {
+    req.peerPort = req.socket.remotePort
+  })
   t.after(() => srv.close())
   const fds = () => (process.platform === 'linux' ? fs.readdirSync('/proc/self/fd').length : 0)
+  // One client first, so that what the package makes once, on its first client of a kind,
+  // is in the count before (under SIMPLE_SSE_RS_DETACH=1, the thread that watches detached
+  // connections: its poller and waker).
+  const first = await connect(srv.port)
+  await first.until('event: hello\n')
+  first.close()
+  await until(() => sse.clients.length === 0, 'the first client removed')
   const fdsBefore = fds()
   let n = 0
   const timer = setInterval(() => {
@@ -137,7 +159,7 @@ test('thread-speed churn: 3,000 connections come and go (half closed by the serv
     // kernel gave out again: take the newest live one.
     const raw = await connect(srv.port)
     const port = raw.socket.localPort
-    const client = srv.added.findLast((c) => c.res.socket != null && !c.res.socket.destroyed && c.res.socket.remotePort === port)
+    const client = srv.added.findLast((c) => ports.get(c) === port && sse.getClient(c.id) === c)
     if (client === undefined) assert.fail('the server did not add the client')
     const frames = 2 + (i % 5)
     await raw.until((text) => text.split('\n\n').length > frames, 10000)
@@ -148,8 +170,11 @@ test('thread-speed churn: 3,000 connections come and go (half closed by the serv
       if (e.id !== own) errors.push(`${own} got a frame with ${e.id}`)
       checked++
     }
-    // The server closes half of them (forgetFd races the writers), the peer the rest.
-    if (i % 4 === 0) client.res.socket.destroy()
+    // The server closes half of them (forgetFd races the writers), the peer the rest. A
+    // detached client (SIMPLE_SSE_RS_DETACH=1) has no response: the server ends its stream
+    // with remove (its last chunk races the writers).
+    if (i % 4 < 2 && client.detached) sse.remove(client)
+    else if (i % 4 === 0) client.res.socket.destroy()
     else if (i % 4 === 1) client.res.end()
     else if (i % 4 === 2) raw.socket.resetAndDestroy()
     else raw.socket.destroy()

@@ -3,7 +3,7 @@
 // http://localhost:3002 (PORT to change it) and press "Cut the connection".
 //
 // The server broadcasts a numbered `tick` every 300 ms with sse.history on. The button
-// makes the server destroy every SSE connection; the browser's EventSource reconnects
+// makes the server cut every SSE connection; the browser's EventSource reconnects
 // by itself 1.5 s later (setRetry), sending Last-Event-ID, and gets the ticks it missed
 // from the history (shown in orange: they arrived late): the numbers stay consecutive.
 
@@ -60,7 +60,11 @@ function start({ port = 3002, host, tickMs = 300, retryMs = 1500 } = {}) {
       return
     }
     if (req.url === '/cut' && req.method === 'POST') {
-      for (const client of [...sse.clients]) client.res.destroy()
+      for (const client of [...sse.clients]) {
+        // A detached client (sse.detach) has no res: removing it ends its stream.
+        if (client.detached) sse.remove(client)
+        else client.res.destroy()
+      }
       res.writeHead(204).end()
       return
     }

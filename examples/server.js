@@ -21,21 +21,24 @@ function snapshot() {
   return { ...stats, rooms: ROOMS.map((room) => ({ room, members: members.get(room) || 0 })) }
 }
 
+/** Sends the counters to everyone once per turn, however many clients came or went in it. */
+let statsQueued = false
+function queueStats() {
+  if (statsQueued) return
+  statsQueued = true
+  setImmediate(() => {
+    statsQueued = false
+    sse.broadcast('*', 'stats', snapshot())
+  })
+}
+
+// A client left (however its connection ended, attached or detached): the counters follow.
+sse.on('remove', queueStats)
+
 function createApp() {
   const app = express()
   app.disable('x-powered-by')
   app.use(express.static(path.join(__dirname, 'public')))
-
-  /** Sends the counters to everyone once per turn, however many clients came or went in it. */
-  let statsQueued = false
-  function queueStats() {
-    if (statsQueued) return
-    statsQueued = true
-    setImmediate(() => {
-      statsQueued = false
-      sse.broadcast('*', 'stats', snapshot())
-    })
-  }
 
   app.get('/events', (req, res) => {
     const room = ROOMS.includes(req.query.room) ? req.query.room : ROOMS[0]
@@ -46,7 +49,6 @@ function createApp() {
     sse.join(client, room)
     sse.send(client, 'welcome', { id: client.id, room, rooms: ROOMS })
     queueStats()
-    res.on('close', queueStats)
   })
 
   app.post('/rooms/:room/messages', express.json({ limit: '4kb' }), (req, res) => {

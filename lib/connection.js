@@ -586,6 +586,9 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
    */
   function flushNow(conn) {
     if (inflight !== null) writeInflight(true)
+    // No longer the client's connection (handed over to Rust, whose response the app still
+    // writes or ends): what is queued under its id is the detached client's, not its own.
+    if (!conn.live()) return
     // A detached client (lib/detach.js): Rust writes what waits and ends the stream.
     if (conn.detached === true) return conn.finish()
     const pending = hub.take(conn.client.id)
@@ -640,10 +643,12 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
     return depth > 0
   }
 
-  /** The registered connection of a response, if any. */
+  /** The registered connection of a response, if any (once handed over to Rust, its client's). */
   function addedWith(res) {
     const conn = res[kConn]
-    return conn !== undefined && conn.live() ? conn : undefined
+    if (conn === undefined) return undefined
+    const live = conns.get(conn.client.id)
+    return live !== undefined && live.client === conn.client ? live : undefined
   }
 
   return { Connection, onWake, flushAll, flushNow, release, queued, busy, addedWith }

@@ -313,6 +313,13 @@ impl Delivery {
             outbox.queued = false;
             return false;
         }
+        if outbox.detached {
+            // Nothing to hand to Node: it pauses now, under the lock this write took, so
+            // the reactor's next writable edge finds it paused (`writable`) and resumes it.
+            outbox.queued = false;
+            self.refused(id, outbox, 0, false);
+            return true;
+        }
         outbox.writer = Writer::Refused;
         self.dirty.push(id);
         true
