@@ -32,7 +32,6 @@ const SUITES = [
   ['rooms.test.js', true],
   ['heartbeat.test.js', true],
   ['lifecycle.test.js', true],
-  ['clients-list.test.js', true],
   ['slow.test.js', true],
   ['stall.test.js', true],
   ['storm.test.js', true],
@@ -80,7 +79,7 @@ for (const [suite, detaches] of SUITES) {
     const detached = counts.reduce((sum, [d]) => sum + d, 0)
     const added = counts.reduce((sum, [, n]) => sum + n, 0)
     assert.ok(added > 0, `${suite} added clients`)
-    if (detaches) assert.ok(detached > 0, `${suite}: ${detached} of its first ${added} clients were detached`)
+    if (detaches) assert.ok(detached > 0, `${suite}: ${detached} of ${added} sampled clients were detached`)
     else assert.equal(detached, 0, `${suite}: its clients cannot be detached and stay attached`)
   })
 }

@@ -107,6 +107,18 @@ function manualClock(t) {
 }
 
 /**
+ * The reconnecting client's handler (`?busy`): in its add turn a broadcast, a send, the
+ * app's own write on its response, and another broadcast.
+ */
+function busyAddTurn(client, req, res, query) {
+  if (!query.has('busy')) return
+  sse.broadcast('*', 'e', 'live-in-add-turn')
+  sse.send(client, 'hello', 'private')
+  res.write(': own write\n\n')
+  sse.broadcast('*', 'e', 'live-after-write')
+}
+
+/**
  * A server adding every request, on `path`; `handler(client, req, res, query)` runs in the
  * add turn. `options(query)`, when given, is `add`'s third argument for that request.
  */
@@ -320,13 +332,7 @@ describe('replay window and order', () => {
       sse.history = 1000
       sse.replayWindow = 0
       // The app's own write on its response: that client stays attached under SIMPLE_SSE_RS_DETACH.
-      const srv = await server(t, path, (client, req, res, query) => {
-        if (!query.has('busy')) return
-        sse.broadcast('*', 'e', 'live-in-add-turn')
-        sse.send(client, 'hello', 'private')
-        res.write(': own write\n\n')
-        sse.broadcast('*', 'e', 'live-after-write')
-      }, (query) => (query.has('busy') ? ATTACHED : undefined))
+      const srv = await server(t, path, busyAddTurn, (query) => (query.has('busy') ? ATTACHED : undefined))
       const first = await srv.open('/')
       broadcastMany('*', 1, 'seen')
       const seen = await frames(first, 1)
@@ -532,13 +538,7 @@ describe('replay window and order', () => {
     // The hand-over happens inside add (the headers went out): the app's write after it
     // goes through the response Node is about to release, and must not take the client's
     // queued frames with it (README: a detached app does not write to res itself).
-    const srv = await server(t, 'direct', (client, req, res, query) => {
-      if (!query.has('busy')) return
-      sse.broadcast('*', 'e', 'live-in-add-turn')
-      sse.send(client, 'hello', 'private')
-      res.write(': own write\n\n')
-      sse.broadcast('*', 'e', 'live-after-write')
-    }, () => ({ detach: true }))
+    const srv = await server(t, 'direct', busyAddTurn, () => ({ detach: true }))
     const first = await srv.open('/')
     broadcastMany('*', 1, 'seen')
     const seen = await frames(first, 1)

@@ -14,6 +14,9 @@ const { PATHS, server, rawClient, parse } = require('./fixtures/endings-helpers'
 
 after(() => sse.close())
 
+/** Node's socket timeout is the subject: the clients stay attached under SIMPLE_SSE_RS_DETACH. */
+const ATTACHED = Object.freeze({ detach: false })
+
 const pathNames = Object.keys(PATHS).filter((name) => name !== 'direct' || native.DIRECT)
 
 /** The ways the app arms the timeout after add. */
@@ -44,7 +47,7 @@ for (const pathName of pathNames) {
           lastEventAt = Date.now()
           if (n === EVENTS) clearInterval(timer)
         }, 200)
-      })
+      }, ATTACHED)
       t.after(() => {
         clearInterval(timer)
         return srv.close()
@@ -78,7 +81,7 @@ for (const pathName of pathNames) {
           req.socket.once('timeout', () => resolve(Date.now() - armedAt))
         })
         arm(req, res, TIMEOUT)
-      })
+      }, ATTACHED)
       t.after(() => srv.close())
       const c = await rawClient(srv)
       t.after(() => c.close())
