@@ -107,6 +107,21 @@ function manualClock(t) {
 }
 
 /**
+ * A client sees one broadcast and leaves; three more go out; it comes back with `?busy`
+ * and its Last-Event-ID. Resolves with the new connection and its first 6 frames.
+ */
+async function reconnectBusy(srv) {
+  const first = await srv.open('/')
+  broadcastMany('*', 1, 'seen')
+  const seen = await frames(first, 1)
+  first.close()
+  await first.closed()
+  broadcastMany('*', 3, 'missed')
+  const again = await srv.open('/?busy=1', { 'Last-Event-ID': seen[0].id })
+  return { again, got: await frames(again, 6) }
+}
+
+/**
  * The reconnecting client's handler (`?busy`): in its add turn a broadcast, a send, the
  * app's own write on its response, and another broadcast.
  */
@@ -333,14 +348,7 @@ describe('replay window and order', () => {
       sse.replayWindow = 0
       // The app's own write on its response: that client stays attached under SIMPLE_SSE_RS_DETACH.
       const srv = await server(t, path, busyAddTurn, (query) => (query.has('busy') ? ATTACHED : undefined))
-      const first = await srv.open('/')
-      broadcastMany('*', 1, 'seen')
-      const seen = await frames(first, 1)
-      first.close()
-      await first.closed()
-      broadcastMany('*', 3, 'missed')
-      const again = await srv.open('/?busy=1', { 'Last-Event-ID': seen[0].id })
-      const got = await frames(again, 6)
+      const { again, got } = await reconnectBusy(srv)
       assert.deepEqual(
         got.map((f) => f.data),
         ['private', 'missed0', 'missed1', 'missed2', 'live-in-add-turn', 'live-after-write'],
@@ -539,14 +547,7 @@ describe('replay window and order', () => {
     // goes through the response Node is about to release, and must not take the client's
     // queued frames with it (README: a detached app does not write to res itself).
     const srv = await server(t, 'direct', busyAddTurn, () => ({ detach: true }))
-    const first = await srv.open('/')
-    broadcastMany('*', 1, 'seen')
-    const seen = await frames(first, 1)
-    first.close()
-    await first.closed()
-    broadcastMany('*', 3, 'missed')
-    const again = await srv.open('/?busy=1', { 'Last-Event-ID': seen[0].id })
-    const got = await frames(again, 6)
+    const { again, got } = await reconnectBusy(srv)
     assert.equal(srv.added.at(-1).detached, true)
     assert.deepEqual(
       got.map((f) => f.data),
