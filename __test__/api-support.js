@@ -7,7 +7,7 @@
 const assert = require('node:assert/strict')
 const { once } = require('node:events')
 const sse = require('..')
-const { sseServer } = require('./helpers')
+const { sseServer, ATTACHED } = require('./helpers')
 
 /** Resolves once `client` is no longer registered (its response's 'close' removes it). */
 function gone(client) {
@@ -54,10 +54,8 @@ async function expectBody(raw, expected) {
 const markFrame = (id) => `id: ${id}\nevent: mark\ndata: end\n\n`
 const mark = (client) => sse.send(client, 'mark', 'end')
 
-/**
- * `add`'s third argument for a test about the attached response itself (the app's own
- * res.write/res.end, Node's socket): it stays attached under SIMPLE_SSE_RS_DETACH=1.
- */
-const ATTACHED = Object.freeze({ detach: false })
+// ATTACHED (./helpers): `add`'s third argument for a test about the attached response
+// itself (the app's own res.write/res.end, Node's socket): it stays attached under
+// SIMPLE_SSE_RS_DETACH=1.
 
 module.exports = { sse, gone, serve, expectBody, mark, markFrame, ATTACHED }

@@ -16,19 +16,17 @@ const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 const sse = require('..')
 const native = require('../lib/binding')
-const { listen, connect, sseServer, within } = require('./helpers')
+const { listen, connect, sseServer, within, ATTACHED } = require('./helpers')
 const { turn, runNode } = require('./fixtures/rel-helpers')
 
 const MiB = 1024 * 1024
 const DEFAULT_CAP = MiB
 /** Plain responses are framed, not written by Rust (the test-only switch). */
 const FRAMED = process.env.SIMPLE_SSE_RS_FORCE_FRAMED === '1'
-/**
- * `add`'s options for a test whose subject is Node's own descriptor of the socket or the
- * app's own res.end (about the attached response: stays attached under SIMPLE_SSE_RS_DETACH;
- * a detached client's connection is Rust's own duplicate, and Node's socket is closed).
- */
-const ATTACHED = Object.freeze({ detach: false })
+// ATTACHED (./helpers): `add`'s options for a test whose subject is Node's own descriptor
+// of the socket or the app's own res.end (about the attached response: stays attached under
+// SIMPLE_SSE_RS_DETACH; a detached client's connection is Rust's own duplicate, and Node's
+// socket is closed).
 
 after(() => sse.close())
 

@@ -15,6 +15,7 @@ const { once } = require('node:events')
 const sse = require('..')
 const native = require('../lib/binding')
 const { PATHS, server, rawClient, parse } = require('./fixtures/endings-helpers')
+const { ATTACHED } = require('./helpers')
 
 after(() => sse.close())
 // Each test on its own: whatever a failing one left registered goes.
@@ -28,11 +29,9 @@ const proto = http.ServerResponse.prototype
 /** The paths to test: direct only where this build writes sockets directly. */
 const pathNames = Object.keys(PATHS).filter((name) => name !== 'direct' || native.DIRECT)
 
-/**
- * `add`'s options where the test's subject is the app's own res.end/res.write/res.destroy
- * on the response (about the attached response: stays attached under SIMPLE_SSE_RS_DETACH).
- */
-const ATTACHED = Object.freeze({ detach: false })
+// ATTACHED (./helpers): `add`'s options where the test's subject is the app's own
+// res.end/res.write/res.destroy on the response (about the attached response: stays
+// attached under SIMPLE_SSE_RS_DETACH).
 
 // ---- remove loses nothing -------------------------------------------------------
 

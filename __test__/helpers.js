@@ -213,4 +213,7 @@ async function sseServer(sse, onClient = () => {}, options) {
   }
 }
 
-module.exports = { listen, connect, within, sseServer, socketClosed }
+/** `add`'s third argument for a test about the attached response itself: it stays attached under SIMPLE_SSE_RS_DETACH=1. */
+const ATTACHED = Object.freeze({ detach: false })
+
+module.exports = { listen, connect, within, sseServer, socketClosed, ATTACHED }

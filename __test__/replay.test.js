@@ -13,15 +13,15 @@ const vm = require('node:vm')
 const sse = require('..')
 const replayModule = require('../lib/replay')
 const { DETACH } = require('../lib/binding')
-const { listen, connect } = require('./helpers')
+const { listen, connect, ATTACHED } = require('./helpers')
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc')
 sse.heartbeat = 0
 
 const PATHS = ['direct', 'framed']
-/** `add`'s third argument for a test about the attached response itself (the app's own write). */
-const ATTACHED = Object.freeze({ detach: false })
+// ATTACHED (./helpers): `add`'s third argument for a test about the attached response
+// itself (the app's own write).
 
 /**
  * Makes a connection take the framed path: a socket handle whose `close` someone else

@@ -12,19 +12,17 @@ const fs = require('node:fs')
 const { spawn } = require('node:child_process')
 const sse = require('..')
 const native = require('../lib/binding')
-const { connect, sseServer, within } = require('./helpers')
+const { connect, sseServer, within, ATTACHED } = require('./helpers')
 const { turn, runNode } = require('./fixtures/rel-helpers')
 
 const FRAMED = process.env.SIMPLE_SSE_RS_FORCE_FRAMED === '1'
 const WRITERS = process.env.SIMPLE_SSE_RS_WRITERS === undefined ? 1 : Number(process.env.SIMPLE_SSE_RS_WRITERS)
 const THREADED = native.DIRECT && !FRAMED && WRITERS > 0
 const skip = !THREADED && (FRAMED ? 'the framed path is forced' : !native.DIRECT ? 'no direct writes here' : 'SIMPLE_SSE_RS_WRITERS=0')
-/**
- * `add`'s options where the test's subject is Node's own descriptor of the socket (about
- * the attached response: stays attached under SIMPLE_SSE_RS_DETACH; a detached client's
- * connection is Rust's own duplicate, and Node's socket is closed at the hand-over).
- */
-const ATTACHED = Object.freeze({ detach: false })
+// ATTACHED (./helpers): `add`'s options where the test's subject is Node's own descriptor
+// of the socket (about the attached response: stays attached under SIMPLE_SSE_RS_DETACH; a
+// detached client's connection is Rust's own duplicate, and Node's socket is closed at the
+// hand-over).
 
 async function until(check, what, ms = 10000) {
   const start = Date.now()

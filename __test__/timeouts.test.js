@@ -11,11 +11,12 @@ const { once } = require('node:events')
 const sse = require('..')
 const native = require('../lib/binding')
 const { PATHS, server, rawClient, parse } = require('./fixtures/endings-helpers')
+const { ATTACHED } = require('./helpers')
 
 after(() => sse.close())
 
-/** Node's socket timeout is the subject: the clients stay attached under SIMPLE_SSE_RS_DETACH. */
-const ATTACHED = Object.freeze({ detach: false })
+// ATTACHED (./helpers): Node's socket timeout is the subject: the clients stay attached
+// under SIMPLE_SSE_RS_DETACH.
 
 const pathNames = Object.keys(PATHS).filter((name) => name !== 'direct' || native.DIRECT)
 
