@@ -78,6 +78,11 @@ pub struct Delivery {
     /// Direct clients handed to the writer threads (`writer.rs`), in order; an entry
     /// whose client is no longer `handed` is stale and skipped.
     pub(crate) to_write: VecDeque<u32>,
+    /// How many of `to_write`'s first entries the writers may write: those handed before
+    /// the last flush. A client handed later (by a deferred fan-out's expansion, see
+    /// `hand_dirty`) waits for the next flush, the end of the JavaScript turn that may
+    /// still queue for it: everything queued for a client in one turn goes in one write.
+    sealed: usize,
     /// Whether writer threads write the direct clients (else the flush does, on the
     /// JavaScript thread).
     pub(crate) threaded: bool,
@@ -107,6 +112,7 @@ impl Delivery {
             js_thread: std::thread::current().id(),
             refusing: Vec::new(),
             to_write: VecDeque::new(),
+            sealed: 0,
             threaded: false,
             limits,
             counters: Counters::default(),
@@ -325,9 +331,59 @@ impl Delivery {
         true
     }
 
+    /// The next client the writers may write (see `sealed`).
+    pub(crate) fn next_handed(&mut self) -> Option<u32> {
+        if self.sealed == 0 {
+            return None;
+        }
+        self.sealed -= 1;
+        self.to_write.pop_front()
+    }
+
+    /// Whether the writers have clients they may write now.
+    pub(crate) fn has_handed(&self) -> bool {
+        self.sealed > 0
+    }
+
+    /// Whether clients handed since the last flush wait for the next one (`sealed`).
+    pub(crate) fn awaits_flush(&self) -> bool {
+        self.to_write.len() > self.sealed
+    }
+
+    /// After a deferred fan-out was expanded outside a flush (`deferred.rs`): the dirty
+    /// direct clients go to the writers' queue, as the next flush would hand them (they
+    /// stay queued), to be written after that flush (`sealed`); the others stay dirty for
+    /// it. Without writer threads all stay dirty.
+    pub fn hand_dirty(&mut self, reg: &mut Registry<Outbox>) {
+        if !self.threaded {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.retain(|&id| {
+            let Some(outbox) = reg.get_mut(id) else {
+                return false;
+            };
+            let ready = outbox.is_direct()
+                && outbox.writer != Writer::Refused
+                && !outbox.dropped
+                && !outbox.stopped()
+                && outbox.len > 0;
+            if !ready {
+                return true;
+            }
+            if outbox.writer != Writer::Handed {
+                outbox.writer = Writer::Handed;
+                self.to_write.push_back(id);
+            }
+            false
+        });
+        self.dirty = dirty;
+    }
+
     /// The writer threads are gone: every client still handed to them goes back to the
     /// dirty list, for the JavaScript thread's next flush.
     pub fn reclaim_handed(&mut self, reg: &mut Registry<Outbox>) {
+        self.sealed = 0;
         for id in std::mem::take(&mut self.to_write) {
             if let Some(outbox) = reg.get_mut(id) {
                 if outbox.writer == Writer::Handed {
@@ -636,6 +692,8 @@ impl Delivery {
             hand_over(&mut batch, id, outbox);
         }
         batch.gone = std::mem::take(&mut self.gone);
+        // The turn ends here: everything handed so far may be written.
+        self.sealed = self.to_write.len();
         self.fds.end_flush();
         self.dirty = left;
         if self.dirty.capacity() == 0 {

@@ -170,7 +170,6 @@ impl Hub {
     #[napi(catch_unwind)]
     pub fn add(&self) -> Result<u32> {
         self.shared
-            .state
             .lock()
             .reg
             .add(Outbox::default())
@@ -304,10 +303,29 @@ impl Hub {
     ) -> Result<u32> {
         let room = room.0;
         let body = body(event.as_deref(), &data)?;
-        let done = self.shared.lock().broadcast(&room, &body);
-        self.woke(&env, done.wake);
+        let (done, deferred) = {
+            let mut st = self.shared.lock_queue();
+            if self.shared.defers(&st) {
+                (st.defer_broadcast(&room, &body), true)
+            } else {
+                drop(st);
+                (self.shared.lock().broadcast(&room, &body), false)
+            }
+        };
+        if deferred {
+            self.deferred(&env);
+        } else {
+            self.woke(&env, done.wake);
+        }
         self.share(&room, event.as_deref(), &data, done.id);
         Ok(done.reached as u32)
+    }
+
+    /// After a fan-out was deferred (`deferred.rs`): a writer thread expands it, and
+    /// wakes JS once done; the event loop is held until then.
+    fn deferred(&self, env: &Env) {
+        self.shared.writers.notify();
+        self.shared.hold(env);
     }
 
     #[napi(catch_unwind)]
@@ -333,6 +351,15 @@ impl Hub {
     /// Queues the heartbeat comment for every client; returns how many.
     #[napi(catch_unwind)]
     pub fn heartbeat(&self, env: Env) -> u32 {
+        {
+            let mut st = self.shared.lock_queue();
+            if self.shared.defers(&st) {
+                let reached = st.defer_heartbeat();
+                drop(st);
+                self.deferred(&env);
+                return reached as u32;
+            }
+        }
         let mut wake = false;
         let reached = {
             let mut st = self.shared.lock();
@@ -366,13 +393,19 @@ impl Hub {
     pub fn drain(&self, env: Env, mid_turn: Option<bool>) -> Option<Batch> {
         self.shared.draining();
         self.shared.release(&env);
-        let (batch, again, fetches) = {
-            let mut st = self.shared.lock();
+        // Deferred fan-outs stay with the writer threads (no replay is under way while
+        // any waits: `Shared::defers`); the event loop stays held until they are done.
+        let (batch, again, fetches, expanding) = {
+            let mut st = self.shared.lock_queue();
             let (batch, again) = st.flush(mid_turn != Some(true));
             Writers::handed(&self.shared, &mut st);
-            (batch, again, st.replays.take_fetches())
+            let expanding = !st.deferred.is_empty();
+            (batch, again, st.replays.take_fetches(), expanding)
         };
         self.fetch_pages(fetches);
+        if expanding {
+            self.shared.hold(&env);
+        }
         // Replays that go on (their socket took this step) move again next turn.
         self.woke(&env, again);
         if batch.is_empty() {
@@ -389,12 +422,12 @@ impl Hub {
 
     /// Waits until the writer threads have written every direct client handed to them
     /// so far (by `drain`), or found its socket refusing; true when JS must drain again
-    /// (a refused rest, a broken connection). Returns at once without writer threads.
+    /// (a refused rest, a broken connection, clients a deferred fan-out reached). Returns at once without writer threads.
     #[napi(catch_unwind)]
     pub fn wait_writers(&self) -> bool {
         let mut st = self.shared.lock();
         self.shared.writers.wait_idle(&mut st);
-        st.out.has_work()
+        st.out.has_work() || st.out.awaits_flush()
     }
 
     /// How many writer threads write the direct clients (0: this thread does).
@@ -407,7 +440,7 @@ impl Hub {
     /// JS should write what is pending now, as `res.write` would have.
     #[napi(catch_unwind)]
     pub fn take_urgent(&self) -> bool {
-        self.shared.lock().out.take_urgent()
+        self.shared.lock_queue().out.take_urgent()
     }
 
     /// From now on Rust writes this client's turns to its socket, descriptor `fd`
@@ -628,7 +661,7 @@ impl Hub {
 impl Drop for Hub {
     /// The writer threads stop (what they have not written is dropped with the hub).
     fn drop(&mut self) {
-        let mut st = self.shared.lock();
+        let mut st = self.shared.lock_queue();
         self.shared.writers.stop(&mut st);
     }
 }

@@ -83,7 +83,7 @@ mod native {
             prefix: String,
             on_status: StatusFn,
         ) -> Result<PromiseRaw<'env, ()>> {
-            let size = self.shared.state.lock().history.cap();
+            let size = self.shared.lock().history.cap();
             let mut slot = self.redis.lock();
             if slot.as_ref().is_some_and(|link| !link.failed()) {
                 return rejected(

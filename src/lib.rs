@@ -7,8 +7,10 @@
 //!   `redis/stream.rs` the Redis Stream, `redis/message.rs` the wire format);
 //!   not in the WASI build;
 //! - `state`: what the JS thread and the Redis task share (registry, delivery,
-//!   history, the wake-up);
+//!   history, deferred fan-outs, the wake-up); `writer`: the writer threads;
 //! - `replay`: `Last-Event-ID` replays, a cursor per client moved as its socket drains;
+//! - `deferred`: broadcasts and heartbeats queued in O(1) and expanded off the
+//!   JavaScript thread (by the writer threads) or at the next lock;
 //! - `history`: event ids and the last N broadcasts, for `Last-Event-ID` replays;
 //! - `delivery`: when and how each client's pending bytes are written (direct clients
 //!   straight to their socket, the rest through JavaScript), backpressure;
@@ -24,6 +26,7 @@
 //! - `frame`: SSE frame encoding.
 #![deny(clippy::all)]
 
+pub mod deferred;
 pub mod delivery;
 pub mod detached;
 pub mod direct;

@@ -280,7 +280,13 @@ impl<V> ById<V> {
 
     /// Every value, in id order.
     fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut V)> {
-        self.items
+        self.iter_mut_from(0)
+    }
+
+    /// Every value whose id is `from` or above, in id order.
+    fn iter_mut_from(&mut self, from: u32) -> impl Iterator<Item = (u32, &mut V)> {
+        let start = self.items.partition_point(|item| item.0 < from);
+        self.items[start..]
             .iter_mut()
             .filter_map(|(id, value)| value.as_mut().map(|v| (*id, v)))
     }
@@ -410,6 +416,49 @@ impl<T> Registry<T> {
             }
         }
         members.len()
+    }
+
+    /// How many clients `room` reaches now (`"*"`: every client).
+    pub fn count_in(&self, room: &Room) -> usize {
+        if room.is_all() {
+            return self.clients.len();
+        }
+        self.rooms.get(room).map_or(0, BTreeSet::len)
+    }
+
+    /// [`for_each_in`](Self::for_each_in) in parts: the members whose id is `from` or
+    /// above, in id order, at most `budget` of them. Returns the id to go on from, or
+    /// `None` once the room is done. Between parts, the caller keeps the membership as
+    /// it was (see `deferred.rs`).
+    pub fn for_each_in_from(
+        &mut self,
+        room: &Room,
+        from: u32,
+        budget: usize,
+        mut f: impl FnMut(u32, &mut T),
+    ) -> Option<u32> {
+        let mut left = budget;
+        if room.is_all() {
+            for (id, entry) in self.clients.iter_mut_from(from) {
+                if left == 0 {
+                    return Some(id);
+                }
+                f(id, &mut entry.slot);
+                left -= 1;
+            }
+        } else {
+            let members = self.rooms.get(room)?;
+            for id in members.range(from..) {
+                if left == 0 {
+                    return Some(*id);
+                }
+                if let Some(entry) = self.clients.get_mut(*id) {
+                    f(*id, &mut entry.slot);
+                }
+                left -= 1;
+            }
+        }
+        None
     }
 
     /// Every client, in add order.

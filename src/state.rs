@@ -2,7 +2,9 @@
 //! delivery queues, the broadcast history, and the way to wake the JS thread.
 //!
 //! It sits below both `hub` (the napi surface) and `redis` (the bridge), which
-//! reach it through `Arc<Shared>`; it imports neither.
+//! reach it through `Arc<Shared>`; it imports neither. Fan-outs deferred off the
+//! JavaScript thread (`deferred.rs`) are expanded whenever the lock is taken, so every
+//! user of the state sees them as if they had been expanded at the call.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,6 +13,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::deferred::{Deferred, Frames};
 use crate::delivery::{Delivery, Outbox};
 use crate::detached::{self, Reactor, Ready};
 use crate::history::{frame_with_id, EventId, History};
@@ -26,6 +29,8 @@ pub struct State {
     pub out: Delivery,
     pub history: History,
     pub replays: Replays,
+    /// Broadcasts and heartbeats queued, not expanded yet (`deferred.rs`).
+    pub deferred: Deferred,
 }
 
 /// What one broadcast did.
@@ -60,6 +65,45 @@ impl State {
         }
     }
 
+    /// A broadcast whose expansion is left to a writer thread (`deferred.rs`): O(1)
+    /// here, whatever the room. It reaches the members of `room` now, and (history on)
+    /// carries a fresh event id.
+    pub fn defer_broadcast(&mut self, room: &Room, body: &[u8]) -> Broadcast {
+        let reached = self.reg.count_in(room);
+        let (frames, id) = if self.history.is_on() {
+            let id = self.history.next_id();
+            let frame = frame_with_id(id, body);
+            (Frames::Kept { id, frame }, Some(id))
+        } else {
+            (Frames::PerClient(Arc::from(body)), None)
+        };
+        self.deferred.push(room.clone(), frames);
+        Broadcast {
+            reached,
+            wake: false,
+            id,
+        }
+    }
+
+    /// The heartbeat comment for every client, its expansion left to a writer thread.
+    /// Returns how many clients it reaches.
+    pub fn defer_heartbeat(&mut self) -> usize {
+        self.deferred.push(Room::string("*"), Frames::Heartbeat);
+        self.reg.len()
+    }
+
+    /// Expands deferred fan-outs for at most `budget` receivers; true when some are left.
+    pub fn expand(&mut self, budget: usize) -> bool {
+        let State {
+            reg,
+            out,
+            history,
+            deferred,
+            ..
+        } = self;
+        deferred.expand(reg, out, history, budget)
+    }
+
     /// Queues and keeps one broadcast under a given event id (made here, or by another
     /// process and read from a Redis Stream). A client still catching up on a replay is
     /// skipped: its cursor brings the broadcast in order (see `replay.rs`).
@@ -92,6 +136,7 @@ impl State {
             out,
             history,
             replays,
+            ..
         } = self;
         let moved = replays.fill(reg, out, history);
         let batch = out.flush_turn(reg, end_of_turn);
@@ -127,7 +172,8 @@ impl Drop for State {
 
 /// State shared with other threads, and the way to wake the JS thread.
 pub struct Shared {
-    pub state: Mutex<State>,
+    /// Taken through `lock`, `lock_queue`, `lock_any` or (writer threads) `raw`.
+    state: Mutex<State>,
     scheduled: AtomicBool,
     /// True while the wake-up holds the event loop open (JS thread only; see `hold`).
     held: AtomicBool,
@@ -182,7 +228,7 @@ impl Shared {
     fn on_ready(&self, events: &[Ready]) {
         let mut wake = false;
         {
-            let mut st = self.state.lock();
+            let mut st = self.lock_any();
             let State {
                 reg, out, replays, ..
             } = &mut *st;
@@ -203,9 +249,19 @@ impl Shared {
         }
     }
 
-    /// The state, for the JavaScript thread: a writer thread holding it gives way after
-    /// the client it is writing (see `writer.rs`).
+    /// The state, for the JavaScript thread, with every deferred fan-out expanded (see
+    /// `settle`): a writer thread holding it gives way after the client it is writing
+    /// (see `writer.rs`).
     pub fn lock(&self) -> MutexGuard<'_, State> {
+        let mut st = self.lock_queue();
+        self.settle(&mut st);
+        st
+    }
+
+    /// The state as it is, deferred fan-outs still queued: for the JavaScript thread's
+    /// calls that only queue one more (`broadcast`, heartbeats) or hand over the clients
+    /// already dirty (`drain`), and read nothing a fan-out changes.
+    pub fn lock_queue(&self) -> MutexGuard<'_, State> {
         if let Some(st) = self.state.try_lock() {
             return st;
         }
@@ -213,6 +269,39 @@ impl Shared {
         let st = self.state.lock();
         self.writers.js_waiting.fetch_sub(1, Ordering::AcqRel);
         st
+    }
+
+    /// The state, for the threads that are neither JavaScript's nor a writer (Redis, the
+    /// reactor), with every deferred fan-out expanded.
+    pub fn lock_any(&self) -> MutexGuard<'_, State> {
+        let mut st = self.state.lock();
+        self.settle(&mut st);
+        st
+    }
+
+    /// The lock itself, for the writer threads (they expand deferred fan-outs in parts).
+    pub(crate) fn raw(&self) -> &Mutex<State> {
+        &self.state
+    }
+
+    /// Whether a fan-out now is deferred to the writer threads (`deferred.rs`): they
+    /// run, and no `Last-Event-ID` replay is under way.
+    pub fn defers(&self, st: &State) -> bool {
+        st.out.threaded && self.writers.running() && st.replays.is_empty()
+    }
+
+    /// Expands every deferred fan-out now, on this thread: the direct clients it made
+    /// dirty go to the writers (written after JS's next flush), and JS is woken for that
+    /// flush (which also lets the event loop go, see `hold`). The wake-up only queues a
+    /// call (`wake`): no JS runs here.
+    fn settle(&self, st: &mut State) {
+        if st.deferred.is_empty() {
+            return;
+        }
+        while st.expand(usize::MAX) {}
+        let State { reg, out, .. } = st;
+        out.hand_dirty(reg);
+        self.wake();
     }
 
     /// Makes sure the JS side drains soon: at most one pending wake-up at a time.
@@ -250,7 +339,7 @@ impl Shared {
         gap: Option<Option<EventId>>,
     ) {
         let wake = {
-            let mut st = self.state.lock();
+            let mut st = self.lock_any();
             let State {
                 history, replays, ..
             } = &mut *st;

@@ -12,6 +12,11 @@
 //! gives it up (fairly, to a waiting thread) as soon as the JavaScript thread asks for
 //! it ([`Writers::js_waiting`]): the JavaScript thread waits at most one `sendmsg`.
 //!
+//! They also expand the fan-outs deferred by `broadcast` and heartbeats (`deferred.rs`),
+//! [`PART`] receivers at a time, giving way to the JavaScript thread between parts in
+//! the same way, and hand the direct clients each part made dirty straight to their own
+//! queue; when a fan-out is done, or clients need JavaScript (framed ones), they wake it.
+//!
 //! The number of threads is `SIMPLE_SSE_RS_WRITERS` (default 1; 0: no threads, the
 //! JavaScript thread writes at the end of each turn, as before). Since writes share one
 //! lock, more threads do not write faster; see docs/how-it-works.md.
@@ -21,10 +26,14 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use crate::deferred::PART;
 use crate::state::{Shared, State};
 
 /// The most clients a writer writes before it lets go of the lock.
 pub const BATCH: usize = 32;
+
+/// The most parts of a deferred fan-out a writer expands before it lets go of the lock.
+pub const PARTS: usize = 8;
 
 /// The most writer threads `SIMPLE_SSE_RS_WRITERS` may ask for.
 pub const MAX_THREADS: usize = 16;
@@ -78,10 +87,20 @@ impl Writers {
         self.count
     }
 
+    /// Whether the threads were started (by the first flush that handed them a client).
+    pub fn running(&self) -> bool {
+        self.count > 0 && *self.started.lock()
+    }
+
+    /// Wakes the threads: clients were handed to them, or a fan-out was deferred.
+    pub fn notify(&self) {
+        self.work.notify_all();
+    }
+
     /// After a flush handed clients to the writers: starts them the first time, and
     /// wakes them. When no thread can be started, writes here instead.
     pub fn handed(shared: &Arc<Shared>, st: &mut State) {
-        if st.out.to_write.is_empty() {
+        if !st.out.has_handed() {
             return;
         }
         let writers = &shared.writers;
@@ -107,10 +126,10 @@ impl Writers {
         }
     }
 
-    /// Waits until the writers' queue is empty: every direct client handed to them so
-    /// far has been written, or refused (then its rest waits for JS's next flush).
+    /// Waits until the writers wrote every direct client handed to them by a flush so
+    /// far, or found it refused (then its rest waits for JS's next flush).
     pub fn wait_idle(&self, st: &mut MutexGuard<'_, State>) {
-        while !st.out.to_write.is_empty() && !self.stop.load(Ordering::Acquire) {
+        while st.out.has_handed() && !self.stop.load(Ordering::Acquire) {
             self.idle.wait(st);
         }
     }
@@ -145,7 +164,7 @@ const NICE: libc::c_int = 10;
 /// when JS must run.
 fn write_all(st: &mut State) -> bool {
     let mut wake = false;
-    while let Some(id) = st.out.to_write.pop_front() {
+    while let Some(id) = st.out.next_handed() {
         wake |= write_one(st, id);
     }
     wake
@@ -170,7 +189,7 @@ fn run(shared: &Arc<Shared>) {
     lower_priority();
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(shared)));
     if served.is_err() {
-        let mut st = shared.state.lock();
+        let mut st = shared.raw().lock();
         let State { reg, out, .. } = &mut *st;
         out.threaded = false;
         out.reclaim_handed(reg);
@@ -180,22 +199,24 @@ fn run(shared: &Arc<Shared>) {
     }
 }
 
-/// Waits for handed clients and writes them, [`BATCH`] at a time.
+/// Waits for deferred fan-outs and handed clients; expands the first ([`PARTS`] parts at
+/// a time) and writes the second ([`BATCH`] at a time).
 fn serve(shared: &Arc<Shared>) {
     let writers = &shared.writers;
-    let mut st = shared.state.lock();
+    let mut st = shared.raw().lock();
     loop {
         if writers.stop.load(Ordering::Acquire) {
             return;
         }
-        if st.out.to_write.is_empty() {
+        let expanding = !st.deferred.is_empty();
+        if !expanding && !st.out.has_handed() {
             writers.idle.notify_all();
             writers.work.wait(&mut st);
             continue;
         }
-        let mut wake = false;
+        let mut wake = expanding && expand_parts(&mut st, &writers.js_waiting);
         for _ in 0..BATCH {
-            let Some(id) = st.out.to_write.pop_front() else {
+            let Some(id) = st.out.next_handed() else {
                 break;
             };
             wake |= write_one(&mut st, id);
@@ -203,7 +224,7 @@ fn serve(shared: &Arc<Shared>) {
                 break;
             }
         }
-        if st.out.to_write.is_empty() {
+        if !st.out.has_handed() && st.deferred.is_empty() {
             writers.idle.notify_all();
         }
         // Never call into JS (or wake it) with the lock held; hand the lock straight to
@@ -214,6 +235,23 @@ fn serve(shared: &Arc<Shared>) {
             }
         });
     }
+}
+
+/// Expands deferred fan-outs, [`PART`] receivers at a time, until they are done, the
+/// JavaScript thread asks for the lock, or [`PARTS`] parts went by; the direct clients
+/// made dirty go to the writers' queue. True when JS must run: the fan-outs are done (the
+/// event loop it holds for them may go), or clients wait for JavaScript.
+fn expand_parts(st: &mut State, js_waiting: &AtomicUsize) -> bool {
+    let mut left = true;
+    for _ in 0..PARTS {
+        left = st.expand(PART);
+        if !left || js_waiting.load(Ordering::Acquire) > 0 {
+            break;
+        }
+    }
+    let State { reg, out, .. } = st;
+    out.hand_dirty(reg);
+    !left || out.has_work()
 }
 
 #[cfg(all(test, unix))]
@@ -264,7 +302,7 @@ mod tests {
     /// What a writer thread does with the queue: every handed client, in order.
     fn write_queue(st: &mut St) -> bool {
         let mut wake = false;
-        while let Some(id) = st.out.to_write.pop_front() {
+        while let Some(id) = st.out.next_handed() {
             wake |= st.out.write_handed(&mut st.reg, id);
         }
         wake
@@ -537,5 +575,110 @@ mod tests {
             reuses > 0,
             "the number was never reused: this proves nothing"
         );
+    }
+
+    /// A [`State`] whose direct clients the writers write, with `n` direct clients, each
+    /// with its peer.
+    fn threaded_state(n: usize) -> (crate::state::State, Vec<(u32, TcpStream, TcpStream)>) {
+        let mut st = crate::state::State::default();
+        st.out.threaded = true;
+        let clients = (0..n)
+            .map(|_| {
+                let (server, peer) = test_pair();
+                let id = st.reg.add(Outbox::default()).expect("id");
+                let fd = Fd::borrow(server.as_raw_fd() as i64).expect("a socket");
+                let outbox = st.reg.get_mut(id).expect("client");
+                assert!(st.out.set_direct(id, outbox, fd));
+                (id, server, peer)
+            })
+            .collect();
+        (st, clients)
+    }
+
+    /// What a writer thread does: expand deferred fan-outs, then write what it may.
+    fn writer_pass(st: &mut crate::state::State) {
+        let js_waiting = std::sync::atomic::AtomicUsize::new(0);
+        while !st.deferred.is_empty() {
+            super::expand_parts(st, &js_waiting);
+        }
+        while let Some(id) = st.out.next_handed() {
+            super::write_one(st, id);
+        }
+    }
+
+    #[test]
+    fn a_deferred_fan_out_reaches_its_members_at_the_call_and_waits_for_the_turn_to_end() {
+        use crate::registry::Room;
+        let (mut st, mut clients) = threaded_state(3);
+        let room = Room::string("r");
+        for (id, ..) in &clients[..2] {
+            st.reg.join(*id, room.clone()).expect("client");
+        }
+        let done = st.defer_broadcast(&room, b"data: a\n\n");
+        assert_eq!(done.reached, 2, "the members now");
+        assert!(!done.wake, "JS is not woken: a writer expands it");
+        // Later in the same turn: the second member leaves, the third joins. Leaving
+        // takes the lock, which expands first and hands the direct clients reached to
+        // the writers (`Shared::settle`), as here.
+        while st.expand(usize::MAX) {}
+        st.out.hand_dirty(&mut st.reg);
+        st.reg.leave(clients[1].0, Some(&room)).expect("client");
+        st.reg.join(clients[2].0, room.clone()).expect("client");
+        let (first, ..) = clients[0];
+        push_state(&mut st, first, b"data: more\n\n");
+        // A writer writes nothing before the turn's flush: what JS still queues in this
+        // turn joins the same write.
+        writer_pass(&mut st);
+        assert_eq!(st.out.to_write.len(), 2);
+        assert!(!st.out.has_handed());
+        for (_, _, peer) in &mut clients {
+            assert!(test_read_all(peer).is_empty(), "nothing before the flush");
+        }
+        assert!(st.out.flush(&mut st.reg).is_empty());
+        writer_pass(&mut st);
+        let got: Vec<Vec<u8>> = clients
+            .iter_mut()
+            .map(|(_, _, peer)| test_read_all(peer))
+            .collect();
+        assert_eq!(
+            got[0], b"1b\r\nid: 0\ndata: a\n\ndata: more\n\n\r\n",
+            "one write"
+        );
+        assert_eq!(
+            got[1], b"f\r\nid: 1\ndata: a\n\n\r\n",
+            "it was in the room at the call"
+        );
+        assert!(got[2].is_empty(), "it joined after the call");
+    }
+
+    #[test]
+    fn a_writer_expands_a_fan_out_in_parts_giving_way_to_the_js_thread() {
+        use crate::registry::Room;
+        let (mut st, mut clients) = threaded_state(crate::deferred::PART + 3);
+        st.defer_heartbeat();
+        let waiting = std::sync::atomic::AtomicUsize::new(1);
+        assert!(
+            !super::expand_parts(&mut st, &waiting),
+            "one part, then it gives way; JS need not run yet"
+        );
+        assert!(!st.deferred.is_empty());
+        assert_eq!(st.out.to_write.len(), crate::deferred::PART);
+        // A broadcast meanwhile queues behind it (order kept per client).
+        st.defer_broadcast(&Room::string("*"), b"data: b\n\n");
+        writer_pass(&mut st);
+        assert!(st.deferred.is_empty());
+        st.out.flush(&mut st.reg);
+        writer_pass(&mut st);
+        for (id, _, peer) in &mut clients {
+            let text = String::from_utf8(dechunk(&test_read_all(peer))).expect("utf-8");
+            let beat = std::str::from_utf8(crate::frame::HEARTBEAT).expect("utf-8");
+            assert_eq!(text, format!("{beat}id: {id}\ndata: b\n\n"));
+        }
+    }
+
+    fn push_state(st: &mut crate::state::State, id: u32, bytes: &[u8]) {
+        let outbox = st.reg.get_mut(id).expect("client");
+        st.out
+            .push(id, outbox, bytes.len(), |buf| buf.extend_from_slice(bytes));
     }
 }

@@ -335,7 +335,7 @@ async fn read_loop(
                 Some(m) if m.origin == ctx.inner.origin => {
                     // Ours, already delivered here: keep the clock past it.
                     if let Some(shared) = ctx.shared.upgrade() {
-                        let mut st = shared.state.lock();
+                        let mut st = shared.lock_any();
                         st.history.observe(id);
                         ctx.inner.read_past(id);
                     }
@@ -378,7 +378,7 @@ pub(super) async fn run(
     };
     // Live from the stream's end: what was appended before is history, not news.
     if let Some(shared) = ctx.shared.upgrade() {
-        let mut st = shared.state.lock();
+        let mut st = shared.lock_any();
         st.history.observe(last);
         ctx.inner.read_past(last);
     }

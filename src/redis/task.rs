@@ -87,7 +87,7 @@ impl Ctx {
         };
         self.inner.counters.received.fetch_add(1, Ordering::Relaxed);
         let done = {
-            let mut st = shared.state.lock();
+            let mut st = shared.lock_any();
             match id {
                 Some(id) => {
                     let done = st.broadcast_as(id, &m.room, &body);
