@@ -122,6 +122,38 @@ test('a descriptor number reused in the same tick as a broadcast the writers are
   t.diagnostic(`number reused in ${reused} of 5 attempts, ${WRITERS} writer thread(s)`)
 })
 
+test('a broadcast the writers expand later reaches the members at the call, in order with what the same tick queues next', { skip }, async (t) => {
+  // More clients than a writer expands in one part (src/deferred.rs: 256), so the
+  // expansion goes in parts while this tick goes on.
+  const srv = await sseServer(sse)
+  t.after(() => srv.close())
+  const pairs = []
+  for (let i = 0; i < 700; i++) pairs.push(await srv.open())
+  t.after(() => pairs.forEach(([raw]) => raw.close()))
+  const [first, last] = [pairs[0][1], pairs[699][1]]
+  for (const [, client] of pairs.slice(0, 699)) sse.join(client, 'a')
+  // Let the writer threads start (the first flush that hands them a client does).
+  sse.broadcast('*', 'start')
+  sse.flush()
+  // One tick:
+  sse.broadcast('a', 'one')
+  sse.join(last, 'a')
+  sse.leave(first, 'a')
+  sse.send(first, 'after')
+  sse.broadcast('a', 'two')
+  sse.sendHeartbeat()
+  sse.broadcast('*', 'end')
+  const want = (client) =>
+    client === first ? ['start', 'one', 'after', 'end'] : client === last ? ['start', 'two', 'end'] : ['start', 'one', 'two', 'end']
+  for (const [raw, client] of pairs) {
+    await raw.until((text) => text.includes('data: end\n\n'), 10000)
+    assert.deepEqual(events(raw.text).map((e) => e.data), want(client), `client ${client.id}`)
+    assert.ok(events(raw.text).every((e) => e.id === `id: ${client.id}`), `client ${client.id}: its own id`)
+    assert.equal(raw.text.split(':heartbeat signal\n\n').length, 2, `client ${client.id}: one heartbeat`)
+    assert.ok(raw.text.indexOf(':heartbeat') < raw.text.indexOf('data: end'), 'in order')
+  }
+})
+
 test('thread-speed churn: 3,000 connections come and go (half closed by the server) while a timer broadcasts; every frame names its own client', { skip }, async (t) => {
   // The peer's port of each client, read before `add` (a detached client's socket, under
   // SIMPLE_SSE_RS_DETACH=1, is released by it).
