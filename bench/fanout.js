@@ -179,6 +179,9 @@ function targets(results) {
       const m = r.memory.settledKB
       check(`ours-detached: memory per client ≤ uWebSockets.js's ${UWS_SETTLED_KB} KB (quoted, not measured; KB, settled)`, m, UWS_SETTLED_KB, m <= UWS_SETTLED_KB, note)
     }
+    // 19× the receivers: a cost per receiver would show as a ratio near 19.
+    const grows = r.wide.broadcastMedianUs / r.small.broadcastMedianUs
+    check(`${lib}: broadcast('*') return time does not grow with receivers (${r.wide.clients.toLocaleString('en')} ÷ ${r.small.clients.toLocaleString('en')} clients)`, grows, 2, grows <= 2)
     const lost = r.small.missing + r.small.extra + r.wide.missing + r.wide.extra
     check(`${lib}: no event lost or duplicated (missing + extra)`, lost, 0, lost === 0)
   }
