@@ -58,3 +58,47 @@ test('every client shares one hidden class in fast mode, a few dozen bytes each'
   // A header (3 words) and two fields: 40 bytes on 64-bit; a shape per client is far more.
   assert.ok(r.bytes <= 64, `${r.bytes} bytes per client object`)
 })
+
+// What a Node response costs: on a fresh node:http response `add` passes X-Accel-Buffering
+// with writeHead's headers, so Node keeps no header map for it (setHeader first would make
+// one: an object in dictionary mode and an array per header, some 550 bytes per client);
+// and it adds to the response only the wrappers and the link to its connection.
+test('a fresh node:http response keeps no header map, and only our wrappers as own properties', async (t) => {
+  const sse = require('..')
+  const { listen, connect, ATTACHED } = require('./helpers')
+  const seen = []
+  const srv = await listen((req, res) => {
+    const preset = req.url === '/preset'
+    if (preset) res.setHeader('X-App', '1')
+    const before = new Set(Reflect.ownKeys(res))
+    if (req.url === '/floor') {
+      // What Node itself adds to a response that starts a stream (statusCode…).
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' })
+      res.flushHeaders()
+    } else {
+      sse.add(req, res, ATTACHED)
+    }
+    const added = Reflect.ownKeys(res).filter((k) => !before.has(k))
+    seen.push({ names: res.getHeaderNames(), added: added.map(String).sort() })
+  })
+  t.after(() => srv.close())
+  t.after(() => sse.close())
+  const lean = await connect(srv.port, '/')
+  const preset = await connect(srv.port, '/preset')
+  const floor = await connect(srv.port, '/floor')
+  t.after(() => {
+    for (const raw of [lean, preset, floor]) raw.close()
+  })
+  const [a, b, c] = seen
+  assert.deepEqual(a.names, [], 'no header map on a fresh response')
+  assert.deepEqual(b.names, ['x-app', 'x-accel-buffering', 'content-type', 'cache-control', 'connection'])
+  // Our wrappers (write, end, _send) and the response's connection: nothing per client beyond.
+  const ours = a.added.filter((k) => !c.added.includes(k))
+  assert.deepEqual(ours, ['Symbol(simple-sse-rs connection)', '_send', 'end', 'write'])
+  // The same headers, in the same order, either way.
+  const order = (raw) => Object.keys(raw.headers).filter((k) => k !== 'x-app' && k !== 'date' && k !== 'transfer-encoding')
+  assert.deepEqual(order(lean), ['x-accel-buffering', 'content-type', 'cache-control', 'connection'])
+  assert.deepEqual(order(lean), order(preset))
+  assert.equal(lean.headers['x-accel-buffering'], 'no')
+  assert.equal(lean.headers['content-type'], 'text/event-stream')
+})

@@ -27,6 +27,12 @@ const EMPTY = Buffer.alloc(0)
 const PATH_RES = 0
 const PATH_FRAMED = 1
 const PATH_DIRECT = 2
+/** `Connection#bits`: the path (two bits), then two flags. */
+const PATH_BITS = 3
+const BACKLOGGED = 4
+const APP_WRITING = 8
+/** The write and end of most responses (Node's own), shared by their connections. */
+const NODE_OWN = Object.freeze({ write: ServerResponse.prototype.write, end: ServerResponse.prototype.end })
 /** On a response: its Connection (shared listeners and wrappers find it there). */
 const kConn = Symbol('simple-sse-rs connection')
 /** Test-only switch, read once at load: frame plain-TCP responses as on TLS, Windows and
@@ -56,32 +62,67 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   /** Inside `onWake`, which has no caller to throw to. */
   let wakeDepth = 0
 
+  // A connection is kept small (six fields, 72 bytes): one lives as long as its client.
   class Connection {
     constructor(client, res) {
       this.client = client
       this.res = res
-      /** The response's own write and end, which ours wrap (null when absent). */
-      this.write = typeof res.write === 'function' ? res.write : null
-      this.end = typeof res.end === 'function' ? res.end : null
+      let write = typeof res.write === 'function' ? res.write : null
+      let end = typeof res.end === 'function' ? res.end : null
       const prev = res[kConn]
       if (prev !== undefined) {
         // Added again after its client was removed (a stub in a unit test): its own
         // write/end, not our wrappers. (While that client is registered, add refuses.)
-        if (this.write === wrappedWrite) this.write = prev.write
-        if (this.end === wrappedEnd) this.end = prev.end
+        if (write === wrappedWrite) write = prev.write
+        if (end === wrappedEnd) end = prev.end
       }
-      /** How this client's turns reach its socket (see `route`). */
-      this.path = PATH_RES
+      /** The response's own write and end, which ours wrap (see `write`, `end`). */
+      this.own = write === NODE_OWN.write && end === NODE_OWN.end ? NODE_OWN : { write, end }
+      /** `path`, `backlogged` and `appWriting` (see their accessors), in one number. */
+      this.bits = PATH_RES
       /** The emitter whose 'drain' we wait for (the JS path), or null. */
       this.waiting = null
       /** Direct and framed paths: called when Node has written what it held (made on first use). */
       this.flushed = null
-      /** Its socket refused bytes and Rust may judge it (see src/limits.rs): report each
-       * time Node has written what it was handed (`hub.resume`), until Rust says it caught up. */
-      this.backlogged = false
-      /** Inside the app's own write through our wrappers (see `aroundAppWrite`). */
-      this.appWriting = false
       viaJs++
+    }
+
+    /** The response's own write (null when absent), which ours wraps. */
+    get write() {
+      return this.own.write
+    }
+
+    /** The response's own end (null when absent), which ours wraps. */
+    get end() {
+      return this.own.end
+    }
+
+    /** How this client's turns reach its socket (see `route`). */
+    get path() {
+      return this.bits & PATH_BITS
+    }
+
+    set path(path) {
+      this.bits = (this.bits & ~PATH_BITS) | path
+    }
+
+    /** Its socket refused bytes and Rust may judge it (see src/limits.rs): report each
+     * time Node has written what it was handed (`hub.resume`), until Rust says it caught up. */
+    get backlogged() {
+      return (this.bits & BACKLOGGED) !== 0
+    }
+
+    set backlogged(on) {
+      this.bits = on ? this.bits | BACKLOGGED : this.bits & ~BACKLOGGED
+    }
+
+    /** Inside the app's own write through our wrappers (see `aroundAppWrite`). */
+    get appWriting() {
+      return (this.bits & APP_WRITING) !== 0
+    }
+
+    set appWriting(on) {
+      this.bits = on ? this.bits | APP_WRITING : this.bits & ~APP_WRITING
     }
 
     /**

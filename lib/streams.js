@@ -5,8 +5,12 @@
 // Writing the stream is lib/connection.js's (Node responses) and lib/fetch.js's (Fetch API).
 
 const { Socket } = require('node:net')
+const { ServerResponse } = require('node:http')
 const { describe } = require('./checks')
 const { lastEventIdOf } = require('./replay')
+
+const SET_HEADER = ServerResponse.prototype.setHeader
+const WRITE_HEAD = ServerResponse.prototype.writeHead
 
 /**
  * The parts a stream touches: `hub` (Rust), `registry` (lib/registry.js), `Client`
@@ -33,8 +37,12 @@ function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync,
     }
     // Proxies (nginx, and those that honour it) pass the stream on at once instead of
     // buffering it. Set apart, so writeHead gets exactly the headers simple-sse 0.0.3 passed;
-    // and first, so a response whose headers already went out throws before anything is registered.
-    if (typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
+    // and first, so a response whose headers already went out throws before anything is
+    // registered. A fresh node:http response whose methods are Node's own gets it with
+    // writeHead's headers instead (the same bytes, and nobody sees the arguments): Node
+    // then keeps no header map for the response, some 550 bytes per client.
+    const lean = leanHeaders(req, res)
+    if (!lean && typeof res.setHeader === 'function') res.setHeader('X-Accel-Buffering', 'no')
     const id = hub.add()
     const client = new Client(id, res)
     const conn = new writer.Connection(client, res)
@@ -51,9 +59,11 @@ function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync,
 
     // HTTP/2 forbids connection-specific headers (node:http2 warns and drops them).
     const http2 = req.httpVersionMajor === 2 || res.stream != null
-    res.writeHead(200, http2
-      ? { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }
-      : { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
+    res.writeHead(200, lean
+      ? { 'X-Accel-Buffering': 'no', 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' }
+      : http2
+        ? { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }
+        : { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
     if (socketless) sync.add(conn)
     // Send the headers now, so the browser's EventSource opens at once.
     if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
@@ -114,6 +124,24 @@ function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync,
   }
 
   return { add, removeConn, close }
+}
+
+/**
+ * Whether `res` is an HTTP/1 node:http response with no header set and none sent, whose `setHeader`
+ * and `writeHead` are Node's own: `writeHead(status, headers)` then stores the headers it
+ * is given and no header map (`setHeader` first would make one, with an array per header),
+ * and neither call can throw. Anything else (a framework's wrapper, HTTP/2, a stub, headers
+ * the app set) takes `setHeader` then `writeHead`, as before.
+ */
+function leanHeaders(req, res) {
+  return (
+    req.httpVersionMajor !== 2 &&
+    res instanceof ServerResponse &&
+    res.setHeader === SET_HEADER &&
+    res.writeHead === WRITE_HEAD &&
+    !res.headersSent &&
+    res.getHeaderNames().length === 0
+  )
 }
 
 /**
