@@ -36,8 +36,7 @@ impl Batch {
 /// shared bodies by reference (each once per batch, from an offset when partly written).
 pub(crate) fn hand_over(batch: &mut Batch, id: u32, outbox: &mut Outbox) {
     let first = batch.index.len();
-    for (i, seg) in outbox.segs.iter().enumerate() {
-        let from = if i == 0 { outbox.off } else { 0 };
+    for (seg, from) in outbox.segments() {
         match seg {
             Seg::Shared(body) => push_body(batch, id, body, from),
             _ => batch.data.extend_from_slice(&seg.bytes()[from..]),
@@ -76,11 +75,10 @@ fn close_entry(batch: &mut Batch, id: u32, first: usize) {
 pub(crate) fn hand_wire(batch: &mut Batch, id: u32, outbox: &mut Outbox, limit: usize) -> usize {
     let first = batch.index.len();
     let mut n = 0;
-    for (i, seg) in outbox.segs.iter().take(outbox.wire as usize).enumerate() {
+    for (seg, from) in outbox.segments().take(outbox.wire_segments()) {
         if n >= limit {
             break;
         }
-        let from = if i == 0 { outbox.off } else { 0 };
         let bytes = &seg.bytes()[from..];
         let take = bytes.len().min(limit - n);
         match seg {

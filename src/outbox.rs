@@ -1,6 +1,10 @@
 //! A client's pending bytes (its queue): owned frame bytes, coalesced, and large
 //! broadcast bodies shared by reference, plus the HTTP/1.1 chunk framing a turn gets
 //! before it goes to a socket. How they are written is `delivery.rs`'s to say.
+//!
+//! The queue is allocated while bytes are pending and given back once they are all
+//! written or handed over: an idle client (most of them, most of the time) costs its
+//! outbox's 40 bytes and nothing else.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -42,19 +46,27 @@ pub(crate) enum Writer {
     Refused,
 }
 
+/// The pending segments, while there are any.
 #[derive(Default)]
-pub struct Outbox {
-    pub(crate) segs: VecDeque<Seg>,
+struct Queue {
+    segs: VecDeque<Seg>,
     /// The first `wire` segments are already framed for the socket: the unwritten rest
     /// of a direct write, which must go out before anything else.
-    pub(crate) wire: u32,
+    wire: u32,
     /// Bytes of `segs[0]` already written.
-    pub(crate) off: usize,
-    /// Bytes pending (from `off` on), and how many of them are in the wire segments.
+    off: usize,
+    /// How many of the pending bytes are in the wire segments.
+    wire_len: usize,
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    /// None while nothing is pending.
+    q: Option<Box<Queue>>,
+    /// Bytes pending (from the first segment's written part on).
     pub(crate) len: usize,
-    pub(crate) wire_len: usize,
     /// Bytes Node held for this client's socket when it was paused (saturating: a u32
-    /// keeps an idle outbox within 80 bytes; see `held()`).
+    /// keeps an idle outbox within 40 bytes; see `held()`).
     held: u32,
     /// The client's socket, for a direct client (borrowed from Node, see `direct.rs`).
     pub(crate) fd: Option<Fd>,
@@ -132,18 +144,43 @@ impl Outbox {
     }
 
     pub(crate) fn frames_len(&self) -> usize {
-        self.len - self.wire_len
+        self.len - self.q.as_ref().map_or(0, |q| q.wire_len)
+    }
+
+    /// The queue, made when the first byte comes.
+    fn queue(&mut self) -> &mut Queue {
+        self.q.get_or_insert_with(Box::default)
+    }
+
+    /// Each pending segment with the offset its unwritten part starts at, in order.
+    pub(crate) fn segments(&self) -> impl Iterator<Item = (&Seg, usize)> {
+        let (segs, off) = match &self.q {
+            Some(q) => (&q.segs, q.off),
+            None => return None.into_iter().flatten(),
+        };
+        Some(
+            segs.iter()
+                .enumerate()
+                .map(move |(i, seg)| (seg, if i == 0 { off } else { 0 })),
+        )
+        .into_iter()
+        .flatten()
+    }
+
+    /// How many of the first segments are framed for the socket (see `Queue::wire`).
+    pub(crate) fn wire_segments(&self) -> usize {
+        self.q.as_ref().map_or(0, |q| q.wire as usize)
     }
 
     /// The owned segment new frame bytes are appended to.
     pub(crate) fn tail(&mut self, hint: usize) -> &mut Vec<u8> {
-        let own_tail =
-            self.segs.len() > self.wire as usize && matches!(self.segs.back(), Some(Seg::Own(_)));
+        let q = self.queue();
+        let own_tail = q.segs.len() > q.wire as usize && matches!(q.segs.back(), Some(Seg::Own(_)));
         if !own_tail {
-            self.segs
+            q.segs
                 .push_back(Seg::Own(Vec::with_capacity(hint.clamp(64, 16 * 1024))));
         }
-        match self.segs.back_mut() {
+        match q.segs.back_mut() {
             Some(Seg::Own(v)) => v,
             _ => unreachable!("the last segment was just made an owned one"),
         }
@@ -161,14 +198,13 @@ impl Outbox {
 
     /// Appends a body shared by reference with other clients.
     pub(crate) fn append_shared(&mut self, body: &Arc<[u8]>) {
-        self.segs.push_back(Seg::Shared(Arc::clone(body)));
+        self.queue().segs.push_back(Seg::Shared(Arc::clone(body)));
         self.len += body.len();
     }
 
     /// Forgets every pending byte and gives the queue's memory back (a dropped client).
     pub(crate) fn free(&mut self) {
         self.clear();
-        self.segs = VecDeque::new();
     }
 
     /// Wraps every frame not yet framed in one HTTP/1.1 chunk; returns the frames' bytes.
@@ -180,10 +216,12 @@ impl Outbox {
         let mut head = Vec::with_capacity(18);
         push_chunk_size(&mut head, frames);
         self.len += head.len() + CRLF.len();
-        self.segs.insert(self.wire as usize, Seg::Own(head));
-        self.segs.push_back(Seg::Crlf);
-        self.wire = u32::try_from(self.segs.len()).unwrap_or(u32::MAX);
-        self.wire_len = self.len;
+        let len = self.len;
+        let q = self.queue();
+        q.segs.insert(q.wire as usize, Seg::Own(head));
+        q.segs.push_back(Seg::Crlf);
+        q.wire = u32::try_from(q.segs.len()).unwrap_or(u32::MAX);
+        q.wire_len = len;
         frames
     }
 
@@ -191,19 +229,20 @@ impl Outbox {
     /// frames first): the terminating chunk of a detached stream.
     pub(crate) fn push_wire(&mut self, bytes: &'static [u8]) -> usize {
         let frames = self.frame_for_wire();
-        self.segs.push_back(Seg::Own(bytes.to_vec()));
         self.len += bytes.len();
-        self.wire = u32::try_from(self.segs.len()).unwrap_or(u32::MAX);
-        self.wire_len = self.len;
+        let len = self.len;
+        let q = self.queue();
+        q.segs.push_back(Seg::Own(bytes.to_vec()));
+        q.wire = u32::try_from(q.segs.len()).unwrap_or(u32::MAX);
+        q.wire_len = len;
         frames
     }
 
     /// The pending bytes as slices, in order.
     pub(crate) fn slices(&self) -> Vec<IoSlice<'_>> {
-        let mut out = Vec::with_capacity(self.segs.len());
-        for (i, seg) in self.segs.iter().enumerate() {
-            let bytes = seg.bytes();
-            let bytes = if i == 0 { &bytes[self.off..] } else { bytes };
+        let mut out = Vec::with_capacity(self.q.as_ref().map_or(0, |q| q.segs.len()));
+        for (seg, from) in self.segments() {
+            let bytes = &seg.bytes()[from..];
             if !bytes.is_empty() {
                 out.push(IoSlice::new(bytes));
             }
@@ -213,23 +252,26 @@ impl Outbox {
 
     /// Forgets the first `n` pending bytes (written); only wire segments are ever written.
     pub(crate) fn consume(&mut self, mut n: usize) {
+        let Some(q) = self.q.as_mut() else {
+            return;
+        };
         self.len -= n;
-        self.wire_len -= n;
+        q.wire_len -= n;
         while n > 0 {
-            let Some(first) = self.segs.front() else {
+            let Some(first) = q.segs.front() else {
                 break;
             };
-            let rest = first.bytes().len() - self.off;
+            let rest = first.bytes().len() - q.off;
             if n < rest {
-                self.off += n;
+                q.off += n;
                 break;
             }
             n -= rest;
-            self.off = 0;
-            self.segs.pop_front();
-            self.wire -= 1;
+            q.off = 0;
+            q.segs.pop_front();
+            q.wire -= 1;
         }
-        if self.segs.is_empty() {
+        if q.segs.is_empty() {
             self.clear();
         }
     }
@@ -241,16 +283,10 @@ impl Outbox {
         }
     }
 
+    /// Forgets every pending byte; the queue's memory goes back.
     pub(crate) fn clear(&mut self) {
-        if self.segs.capacity() > 64 {
-            self.segs = VecDeque::new();
-        } else {
-            self.segs.clear();
-        }
-        self.wire = 0;
-        self.off = 0;
+        self.q = None;
         self.len = 0;
-        self.wire_len = 0;
     }
 }
 
@@ -270,13 +306,28 @@ mod tests {
 
     #[test]
     fn an_idle_outbox_is_small_and_allocates_nothing() {
-        let outbox = Outbox::default();
+        let mut outbox = Outbox::default();
         assert!(
-            std::mem::size_of::<Outbox>() <= 80,
+            std::mem::size_of::<Outbox>() <= 40,
             "{}",
             std::mem::size_of::<Outbox>()
         );
-        assert_eq!(outbox.segs.capacity(), 0);
+        assert!(outbox.q.is_none());
+        // Bytes come, and are written: the queue goes again.
+        outbox.append(10, |buf| buf.extend_from_slice(b"data: x\n\n"));
+        outbox.append_shared(&Arc::from(&b"shared"[..]));
+        assert!(outbox.q.is_some());
+        let framed = outbox.frame_for_wire();
+        assert_eq!(framed, 15);
+        let all = outbox.len;
+        let mut wire = Vec::new();
+        outbox.copy_out(&mut wire);
+        assert_eq!(wire, b"f\r\ndata: x\n\nshared\r\n");
+        outbox.consume(3);
+        assert!(outbox.q.is_some(), "part of it waits");
+        outbox.consume(all - 3);
+        assert_eq!(outbox.len, 0);
+        assert!(outbox.q.is_none(), "nothing pending, nothing held");
     }
 
     #[test]
