@@ -91,11 +91,30 @@ function rssAnon() {
   return m ? Number(m[1]) * 1024 : null
 }
 
+/**
+ * Resident bytes of the main thread's malloc arena (the `[heap]` mapping: native memory
+ * Node and the addon allocate on the JavaScript thread), or null off Linux.
+ */
+function rssMalloc() {
+  let smaps
+  try {
+    smaps = fs.readFileSync('/proc/self/smaps', 'utf8')
+  } catch {
+    return null
+  }
+  const at = smaps.indexOf('[heap]')
+  if (at === -1) return 0
+  const m = /^Rss:\s+(\d+) kB/m.exec(smaps.slice(at))
+  return m ? Number(m[1]) * 1024 : null
+}
+
 async function readMemory() {
   fullGc()
   await new Promise(setImmediate)
   fullGc()
-  return { ...process.memoryUsage(), rssAnon: rssAnon() }
+  const spaces = require('node:v8').getHeapSpaceStatistics()
+  const v8Physical = spaces.reduce((sum, space) => sum + space.physical_space_size, 0)
+  return { ...process.memoryUsage(), rssAnon: rssAnon(), rssMalloc: rssMalloc(), v8Physical }
 }
 
 function serve(lib) {
