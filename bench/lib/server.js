@@ -75,20 +75,29 @@ function fullGc() {
   for (let i = 0; i < 3; i++) global.gc()
 }
 
+/** `/proc/self/<name>`'s text, or null off Linux. */
+function procSelf(name) {
+  try {
+    return fs.readFileSync(`/proc/self/${name}`, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+/** The first `<field>: N kB` in `text` (from `from` on), in bytes, or null. */
+function kBField(text, field, from = 0) {
+  if (text === null) return null
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text.slice(from))
+  return m ? Number(m[1]) * 1024 : null
+}
+
 /**
  * Anonymous resident memory (heap, stacks, malloc'd and mmap'd memory) in bytes, or null
  * off Linux. Unlike the total RSS it leaves out file-backed pages such as the parts of the
  * `node` binary that a code path faults in the first time it runs.
  */
 function rssAnon() {
-  let status
-  try {
-    status = fs.readFileSync('/proc/self/status', 'utf8')
-  } catch {
-    return null
-  }
-  const m = /^RssAnon:\s+(\d+) kB/m.exec(status)
-  return m ? Number(m[1]) * 1024 : null
+  return kBField(procSelf('status'), 'RssAnon')
 }
 
 /**
@@ -96,16 +105,9 @@ function rssAnon() {
  * Node and the addon allocate on the JavaScript thread), or null off Linux.
  */
 function rssMalloc() {
-  let smaps
-  try {
-    smaps = fs.readFileSync('/proc/self/smaps', 'utf8')
-  } catch {
-    return null
-  }
-  const at = smaps.indexOf('[heap]')
-  if (at === -1) return 0
-  const m = /^Rss:\s+(\d+) kB/m.exec(smaps.slice(at))
-  return m ? Number(m[1]) * 1024 : null
+  const smaps = procSelf('smaps')
+  const at = smaps === null ? -1 : smaps.indexOf('[heap]')
+  return at === -1 ? (smaps === null ? null : 0) : kBField(smaps, 'Rss', at)
 }
 
 async function readMemory() {
