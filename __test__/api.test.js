@@ -542,10 +542,12 @@ test('large broadcasts (shared, not copied per client) keep exact bytes and orde
   )
   await expectBody(rawB, frame(b.id, 'big', big) + hugeFrame(b.id) + frame(b.id, 'big', big) + markFrame(b.id))
   // One chunk per client per turn, and one more where a turn passed 64 KiB (`huge`):
-  // what piles up in one turn is written out as it accumulates.
-  assert.deepEqual(
-    [rawA.chunks.length, rawB.chunks.length],
-    [3, 3],
-    'one HTTP chunk per client per turn (plus one past 64 KiB)',
+  // what piles up in one turn is written out as it accumulates. For the direct client a
+  // writer thread writes that early part while the turn goes on (src/deferred.rs), so
+  // what the turn queues for it after the write began may take one chunk more.
+  assert.equal(rawB.chunks.length, 3, 'one HTTP chunk per turn (plus one past 64 KiB)')
+  assert.ok(
+    rawA.chunks.length === 3 || rawA.chunks.length === 4,
+    `one HTTP chunk per turn, plus one past 64 KiB, plus at most one while it was written: ${rawA.chunks.length}`,
   )
 })
