@@ -4,6 +4,9 @@
 //! state lock: by a writer thread, in parts that give way to the JavaScript thread
 //! (`writer.rs`), or by whoever takes the lock next for anything else (`Shared::lock`).
 //!
+//! Without writer threads (or during a replay) a fan-out is queued here all the same and
+//! expanded at once, by the same code (`State::broadcast`, `State::heartbeat`).
+//!
 //! The result is the one expanding at the call would give: every other use of the
 //! state (add, remove, join, leave, send, retry, take, stats…) first expands everything
 //! queued here, so the members reached and each client's order of frames are those at
@@ -112,16 +115,6 @@ impl Deferred {
         }
         !self.queue.is_empty()
     }
-
-    /// Expands everything queued.
-    pub fn expand_all(
-        &mut self,
-        reg: &mut Registry<Outbox>,
-        out: &mut Delivery,
-        history: &mut History,
-    ) {
-        while self.expand(reg, out, history, usize::MAX) {}
-    }
 }
 
 #[cfg(test)]
@@ -211,7 +204,7 @@ mod tests {
         assert!(d.expand(&mut reg, &mut out, &mut history, 1));
         assert_eq!(history.newest(), Some(id));
         assert_eq!(history.len(), 1);
-        d.expand_all(&mut reg, &mut out, &mut history);
+        assert!(!d.expand(&mut reg, &mut out, &mut history, usize::MAX));
         assert_eq!(history.len(), 1, "kept once");
         let want = String::from_utf8(frame.to_vec()).expect("utf-8");
         assert_eq!(

@@ -223,7 +223,7 @@ impl Delivery {
         self.limits.forget(id);
         outbox.backlogged = false;
         outbox.dropped = true;
-        outbox.free();
+        outbox.clear();
         // No more writes; JS destroys the response on the next flush.
         self.unset_fd(outbox);
         self.dropped.push(id);

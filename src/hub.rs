@@ -360,16 +360,7 @@ impl Hub {
                 return reached as u32;
             }
         }
-        let mut wake = false;
-        let reached = {
-            let mut st = self.shared.lock();
-            let State { reg, out, .. } = &mut *st;
-            reg.for_each(|id, outbox| {
-                wake |= out.push(id, outbox, frame::HEARTBEAT.len(), |buf| {
-                    buf.extend_from_slice(frame::HEARTBEAT)
-                });
-            })
-        };
+        let (reached, wake) = self.shared.lock().heartbeat();
         self.woke(&env, wake);
         reached as u32
     }

@@ -202,11 +202,6 @@ impl Outbox {
         self.len += body.len();
     }
 
-    /// Forgets every pending byte and gives the queue's memory back (a dropped client).
-    pub(crate) fn free(&mut self) {
-        self.clear();
-    }
-
     /// Wraps every frame not yet framed in one HTTP/1.1 chunk; returns the frames' bytes.
     pub(crate) fn frame_for_wire(&mut self) -> usize {
         let frames = self.frames_len();

@@ -44,45 +44,55 @@ pub struct Broadcast {
 }
 
 impl State {
-    /// Queues one event for every member of `room`. With history on, the frame carries
-    /// a fresh event id (the same bytes for every member) and is kept; otherwise each
-    /// member's frame carries its client id, as simple-sse does.
+    /// Queues one event for every member of `room` now. With history on, the frame
+    /// carries a fresh event id (the same bytes for every member) and is kept; otherwise
+    /// each member's frame carries its client id, as simple-sse does.
     pub fn broadcast(&mut self, room: &Room, body: &[u8]) -> Broadcast {
-        if self.history.is_on() {
-            let id = self.history.next_id();
-            return self.broadcast_as(id, room, body);
-        }
-        let State { reg, out, .. } = self;
-        let mut wake = false;
-        let body: Arc<[u8]> = Arc::from(body);
-        let reached = reg.for_each_in(room, |id, outbox| {
-            wake |= out.push_body(id, outbox, &body);
-        });
-        Broadcast {
-            reached,
-            wake,
-            id: None,
-        }
+        let done = self.defer_broadcast(room, body);
+        self.expanded(done)
     }
 
     /// A broadcast whose expansion is left to a writer thread (`deferred.rs`): O(1)
     /// here, whatever the room. It reaches the members of `room` now, and (history on)
     /// carries a fresh event id.
     pub fn defer_broadcast(&mut self, room: &Room, body: &[u8]) -> Broadcast {
-        let reached = self.reg.count_in(room);
-        let (frames, id) = if self.history.is_on() {
+        if self.history.is_on() {
             let id = self.history.next_id();
-            let frame = frame_with_id(id, body);
-            (Frames::Kept { id, frame }, Some(id))
-        } else {
-            (Frames::PerClient(Arc::from(body)), None)
-        };
-        self.deferred.push(room.clone(), frames);
-        Broadcast {
-            reached,
-            wake: false,
-            id,
+            return self.defer_kept(id, room, body);
         }
+        self.deferred
+            .push(room.clone(), Frames::PerClient(Arc::from(body)));
+        Broadcast {
+            reached: self.reg.count_in(room),
+            wake: false,
+            id: None,
+        }
+    }
+
+    /// Queues and keeps one broadcast under a given event id (made here, or by another
+    /// process and read from a Redis Stream). A client still catching up on a replay is
+    /// skipped: its cursor brings the broadcast in order (see `replay.rs`).
+    pub fn broadcast_as(&mut self, id: EventId, room: &Room, body: &[u8]) -> Broadcast {
+        let done = self.defer_kept(id, room, body);
+        self.expanded(done)
+    }
+
+    fn defer_kept(&mut self, id: EventId, room: &Room, body: &[u8]) -> Broadcast {
+        let frame = frame_with_id(id, body);
+        self.deferred.push(room.clone(), Frames::Kept { id, frame });
+        Broadcast {
+            reached: self.reg.count_in(room),
+            wake: false,
+            id: Some(id),
+        }
+    }
+
+    /// The heartbeat comment for every client, queued now; returns how many it reaches
+    /// and whether JS must run.
+    pub fn heartbeat(&mut self) -> (usize, bool) {
+        let reached = self.defer_heartbeat();
+        self.expand(usize::MAX);
+        (reached, self.out.has_work())
     }
 
     /// The heartbeat comment for every client, its expansion left to a writer thread.
@@ -90,6 +100,15 @@ impl State {
     pub fn defer_heartbeat(&mut self) -> usize {
         self.deferred.push(Room::string("*"), Frames::Heartbeat);
         self.reg.len()
+    }
+
+    /// A fan-out just queued, expanded now (with anything queued before it).
+    fn expanded(&mut self, done: Broadcast) -> Broadcast {
+        self.expand(usize::MAX);
+        Broadcast {
+            wake: self.out.has_work(),
+            ..done
+        }
     }
 
     /// Expands deferred fan-outs for at most `budget` receivers; true when some are left.
@@ -102,28 +121,6 @@ impl State {
             ..
         } = self;
         deferred.expand(reg, out, history, budget)
-    }
-
-    /// Queues and keeps one broadcast under a given event id (made here, or by another
-    /// process and read from a Redis Stream). A client still catching up on a replay is
-    /// skipped: its cursor brings the broadcast in order (see `replay.rs`).
-    pub fn broadcast_as(&mut self, id: EventId, room: &Room, body: &[u8]) -> Broadcast {
-        let frame = frame_with_id(id, body);
-        let State {
-            reg, out, history, ..
-        } = self;
-        let mut wake = false;
-        let reached = reg.for_each_in(room, |client, outbox| {
-            if !outbox.replaying {
-                wake |= out.push_shared(client, outbox, &frame);
-            }
-        });
-        history.push(id, room.clone(), frame);
-        Broadcast {
-            reached,
-            wake,
-            id: Some(id),
-        }
     }
 
     /// One batch of everything pending: the replays' next steps first (see `replay.rs`),
@@ -298,7 +295,7 @@ impl Shared {
         if st.deferred.is_empty() {
             return;
         }
-        while st.expand(usize::MAX) {}
+        st.expand(usize::MAX);
         let State { reg, out, .. } = st;
         out.hand_dirty(reg);
         self.wake();
