@@ -106,18 +106,24 @@ function manualClock(t) {
   }
 }
 
+/** A client on `path` sees one broadcast to `room` and leaves; resolves with the id it saw. */
+async function seenThenGone(srv, path, room) {
+  const first = await srv.open(path)
+  broadcastMany(room, 1, 'seen')
+  const [seen] = await frames(first, 1)
+  first.close()
+  await first.closed()
+  return seen.id
+}
+
 /**
  * A client sees one broadcast and leaves; three more go out; it comes back with `?busy`
  * and its Last-Event-ID. Resolves with the new connection and its first 6 frames.
  */
 async function reconnectBusy(srv) {
-  const first = await srv.open('/')
-  broadcastMany('*', 1, 'seen')
-  const seen = await frames(first, 1)
-  first.close()
-  await first.closed()
+  const seenId = await seenThenGone(srv, '/', '*')
   broadcastMany('*', 3, 'missed')
-  const again = await srv.open('/?busy=1', { 'Last-Event-ID': seen[0].id })
+  const again = await srv.open('/?busy=1', { 'Last-Event-ID': seenId })
   return { again, got: await frames(again, 6) }
 }
 
@@ -313,15 +319,11 @@ describe('replay window and order', () => {
         await gate
         sse.join(client, query.get('auth'))
       })
-      const first = await srv.open('/?room=r')
-      broadcastMany('r', 1, 'seen')
-      const seen = await frames(first, 1)
-      first.close()
-      await first.closed()
+      const seenId = await seenThenGone(srv, '/?room=r', 'r')
       broadcastMany('r', 2, 'missed-r')
       broadcastMany('other', 1, 'not-mine')
       broadcastMany('*', 1, 'missed-all')
-      const again = await srv.open('/?auth=r', { 'Last-Event-ID': seen[0].id })
+      const again = await srv.open('/?auth=r', { 'Last-Event-ID': seenId })
       // While the handler awaits: broadcasts to its room and to everyone.
       broadcastMany('r', 1, 'during-r')
       broadcastMany('*', 1, 'during-all')
