@@ -6,7 +6,8 @@
 // --expose-gc; this process is the load, pinned to core 1), one server goes through:
 //   1. 1,000 clients: one 64 B event to all per event-loop turn, 50 events (after a warm-up);
 //   2. memory: 10,000 clients, then 19,000 (as many as `ulimit -n` leaves room for), each
-//      read right after connecting and again after 15 s idle with a gc() each second; the
+//      read right after connecting and again after 15 s idle with a gc() each second, the last
+//      one compacting (bench/lib/server.js); the
 //      difference between the two settled readings divided by the clients added is the
 //      marginal cost of one connection;
 //   3. 19,000 clients: the same 50 events.
@@ -137,8 +138,8 @@ async function runLib(lib) {
       afterConnectKB: kb((anon(b.after) - anon(a.settled)) / added),
       settledAverageKB: kb((anon(b.settled) - anon(base)) / WIDE),
       heapSettledKB: kb((b.settled.heapUsed - a.settled.heapUsed) / added),
-      // The same RSS less the pages V8 holds but leaves unused (how its heap is sized,
-      // which moves this figure by ±0.5 KB from run to run): what the objects cost.
+      // The same RSS less the pages V8 holds but leaves unused (how its heap is sized):
+      // what the objects cost.
       usedKB: kb((inUse(b.settled) - inUse(a.settled)) / added),
       rssSettledKB: kb((b.settled.rss - a.settled.rss) / added),
       anonymous: b.settled.rssAnon !== null,
@@ -218,7 +219,7 @@ function text(doc) {
     )
     parts.push('')
   }
-  parts.push(`memory per client: anonymous RSS, ${doc.params.memAt.toLocaleString('en')} → ${doc.params.wide.toLocaleString('en')} clients (marginal), after ${doc.params.settleS} s idle with a gc() each second`)
+  parts.push(`memory per client: anonymous RSS, ${doc.params.memAt.toLocaleString('en')} → ${doc.params.wide.toLocaleString('en')} clients (marginal), after ${doc.params.settleS} s idle with a gc() each second, the last one compacting`)
   parts.push(
     table(
       ['library', 'settled KB', 'right after connecting KB', 'average incl. fixed KB', 'V8 heap KB', "less V8's free pages KB", 'clients detached'],
@@ -281,7 +282,7 @@ async function main() {
       loopDelay: 'server perf_hooks.monitorEventLoopDelay({ resolution: 1 }) from the first broadcast until the loader received every event: p99 and max, median of the runs',
       cpu: 'server process.cpuUsage() (user + system) over the same span; median of the runs',
       broadcast: "how long each broadcast('*', data) call took to return in the server (median over the run's calls, median of the runs)",
-      memory: `anonymous RSS (RssAnon, /proc/self/status) after ${SETTLE_S} s idle with a gc() each second, at ${MEM_AT} and ${WIDE} clients: the difference divided by the clients added`,
+      memory: `anonymous RSS (RssAnon, /proc/self/status) after ${SETTLE_S} s idle with a gc() each second (the last one compacting), at ${MEM_AT} and ${WIDE} clients: the difference divided by the clients added`,
     },
     libs: LIBS,
     results,

@@ -15,7 +15,8 @@
 //                                     anonymous RSS in bytes (the RssAnon line of
 //                                     /proc/self/status; null where there is no such file)
 //   settle { seconds }             -> the same as mem, after `seconds` idle with a gc() each
-//                                     second (V8 shrinks its heap only after a few idle seconds)
+//                                     second, the last one compacting (V8 shrinks its heap only
+//                                     after a few idle seconds)
 //   info                           -> lib.info(), or {}
 //   run { room, count, size, mode, run, everyMs }
 //                                  -> { issuedMs }          once every broadcast was issued;
@@ -40,6 +41,7 @@ const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
 const { monitorEventLoopDelay } = require('node:perf_hooks')
+const v8 = require('node:v8')
 
 const writes = { res: 0, socket: 0 }
 if (process.env.BENCH_COUNT_WRITES === '1') {
@@ -73,6 +75,21 @@ function payload(run, seq, size) {
 function fullGc() {
   if (typeof global.gc !== 'function') throw new Error('run the server with --expose-gc')
   for (let i = 0; i < 3; i++) global.gc()
+}
+
+/**
+ * A full GC that compacts every page, as V8's memory reducer does once a server idles (the
+ * explicit gc() calls of a settle keep postponing it). Without it, how many half-empty
+ * pages V8's old space happens to keep moved the settled figure by ±0.5 KB per client
+ * from run to run, in one library's favour or another's.
+ */
+function compactingGc() {
+  v8.setFlagsFromString('--compact-on-every-full-gc')
+  try {
+    global.gc()
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc')
+  }
 }
 
 /** `/proc/self/<name>`'s text, or null off Linux. */
@@ -114,7 +131,7 @@ async function readMemory() {
   fullGc()
   await new Promise(setImmediate)
   fullGc()
-  const spaces = require('node:v8').getHeapSpaceStatistics()
+  const spaces = v8.getHeapSpaceStatistics()
   const v8Physical = spaces.reduce((sum, space) => sum + space.physical_space_size, 0)
   return { ...process.memoryUsage(), rssAnon: rssAnon(), rssMalloc: rssMalloc(), v8Physical }
 }
@@ -149,6 +166,7 @@ function serve(lib) {
         await new Promise((resolve) => setTimeout(resolve, 1000))
         global.gc()
       }
+      compactingGc()
       return readMemory()
     },
     info: () => (lib.info ? lib.info() : {}),
