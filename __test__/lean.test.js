@@ -79,7 +79,13 @@ test('a fresh node:http response keeps no header map, and only our wrappers as o
       sse.add(req, res, ATTACHED)
     }
     const added = Reflect.ownKeys(res).filter((k) => !before.has(k))
-    seen.push({ names: res.getHeaderNames(), added: added.map(String).sort() })
+    let setAfter = null
+    try {
+      res.setHeader('X-Late', '1')
+    } catch (err) {
+      setAfter = err.code
+    }
+    seen.push({ names: res.getHeaderNames(), added: added.map(String).sort(), header: res._header, sent: res.headersSent, setAfter })
   })
   t.after(() => srv.close())
   t.after(() => sse.close())
@@ -95,10 +101,61 @@ test('a fresh node:http response keeps no header map, and only our wrappers as o
   // Our wrappers (write, end, _send) and the response's connection: nothing per client beyond.
   const ours = a.added.filter((k) => !c.added.includes(k))
   assert.deepEqual(ours, ['Symbol(simple-sse-rs connection)', '_send', 'end', 'write'])
+  // Node's copy of the header block it sent (~200 bytes a client) is let go once it went
+  // out; the response still counts as having sent its headers.
+  for (const r of [a, b]) {
+    assert.equal(r.header, 'HTTP/1.1 200 OK\r\n\r\n')
+    assert.equal(r.sent, true)
+    assert.equal(r.setAfter, 'ERR_HTTP_HEADERS_SENT')
+  }
+  assert.match(c.header, /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/event-stream\r\n/, "the floor's is Node's own")
   // The same headers, in the same order, either way.
   const order = (raw) => Object.keys(raw.headers).filter((k) => k !== 'x-app' && k !== 'date' && k !== 'transfer-encoding')
   assert.deepEqual(order(lean), ['x-accel-buffering', 'content-type', 'cache-control', 'connection'])
   assert.deepEqual(order(lean), order(preset))
   assert.equal(lean.headers['x-accel-buffering'], 'no')
   assert.equal(lean.headers['content-type'], 'text/event-stream')
+})
+
+// The id -> connection index (lib/registry.js): a sorted array, 8 bytes a client where a
+// Map costs about 50. Checked against a Map through adds, removals, re-adds and lookups
+// of ids that are absent, removed, or not numbers.
+test('the id -> connection index answers as a Map does', () => {
+  const { ById } = require('../lib/registry')
+  const index = new ById()
+  const model = new Map()
+  let seed = 7
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed % n
+  }
+  let next = 0
+  for (let step = 0; step < 20000; step++) {
+    const r = rand(10)
+    if (r < 5) {
+      const conn = { client: { id: next } }
+      assert.equal(index.set(next, conn), index)
+      model.set(next++, conn)
+    } else if (r < 8) {
+      const id = rand(next + 2)
+      assert.equal(index.delete(id), model.delete(id))
+    } else if (r < 9) {
+      // Replacing a live connection under its id (lib/detach.js does).
+      const live = [...model.keys()]
+      if (live.length > 0) {
+        const id = live[rand(live.length)]
+        const conn = { client: { id } }
+        index.set(id, conn)
+        model.set(id, conn)
+      }
+    } else {
+      const id = rand(next + 2)
+      assert.equal(index.get(id), model.get(id))
+    }
+    assert.equal(index.size, model.size)
+  }
+  assert.deepEqual(index.values(), [...model.values()])
+  for (const key of ['1', null, undefined, 1.5, NaN, -1]) assert.equal(index.get(key), undefined)
+  assert.equal(index.delete('1'), false)
+  assert.ok(index.slots.length <= 2 * index.size + 1, 'removed slots are squeezed out')
 })

@@ -67,6 +67,7 @@ function createStreams({ hub, registry, Client, writer, fetchApi, replays, sync,
     if (socketless) sync.add(conn)
     // Send the headers now, so the browser's EventSource opens at once.
     if (typeof res.flushHeaders === 'function' && conn.write !== null) res.flushHeaders()
+    releaseHeaderBlock(res)
     // A plain HTTP/1.1 response on a plain TCP socket: Rust writes it from now on.
     conn.route()
     // Rust takes the connection over (lib/detach.js); where it cannot, it stays attached.
@@ -142,6 +143,26 @@ function leanHeaders(req, res) {
     !res.headersSent &&
     res.getHeaderNames().length === 0
   )
+}
+
+/** What stands in for a response's header block once it went out (see `releaseHeaderBlock`). */
+const SENT_HEADER = 'HTTP/1.1 200 OK\r\n\r\n'
+
+/**
+ * Node keeps the header block it sent as `res._header` for as long as the response lives
+ * (some 200 bytes per client, more in an Express app) and, once `_headerSent` is set, reads
+ * it only as a flag (headers went out: `headersSent`, and `setHeader`/`writeHead` throw).
+ * A short constant then stands in for it; the bytes on the wire are unchanged.
+ */
+function releaseHeaderBlock(res) {
+  if (
+    res instanceof ServerResponse &&
+    res._headerSent === true &&
+    typeof res._header === 'string' &&
+    res._header.length > SENT_HEADER.length
+  ) {
+    res._header = SENT_HEADER
+  }
 }
 
 /**
