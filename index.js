@@ -60,7 +60,7 @@ const writer = createWriter({
   onBatchDone: () => lifecycle.batchDone(),
 })
 const lifecycle = createLifecycle(sse, writer.busy)
-const detacher = createDetach({ hub, conns, busy: writer.busy })
+const detacher = createDetach({ hub, conns, busy: writer.busy, release: (conn) => writer.release(conn) })
 
 const fetchApi = createFetch({ hub, removeConn, isLive: registry.isLive })
 const replays = createReplays({

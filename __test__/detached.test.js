@@ -256,6 +256,54 @@ test('sse.remove() ends a detached stream the same way (reason removed)', { skip
   assert.equal(sse.join(client, 'a'), false)
 })
 
+// Node's socket is released a tick after `add` (its parser finishes the request first):
+// what the app writes or ends on the response it added, then or later, goes through Rust,
+// in the stream's order, never as Node's own bytes beside Rust's.
+test("the app's own res.write and res.end after add go to Rust, in order; end ends the stream once", { skip: SKIP }, async (t) => {
+  const written = []
+  let firstRes = null
+  let gone = null
+  const srv = await server((client, req, res) => {
+    if (req.url === '/end-now') {
+      // In the add turn, with an event queued: the event, then one terminating chunk.
+      sse.send(client, 'first')
+      res.end()
+      return
+    }
+    firstRes = res
+    gone = removal(client)
+    res.write(':hi\n\n', 'utf8', (err) => written.push(err))
+    sse.send(client, 'x')
+    res.write(Buffer.from('retry: 5\n\n'))
+    setImmediate(() => {
+      res.write(new Uint8Array(Buffer.from(':later\n\n')))
+      sse.send(client, 'y')
+      assert.throws(() => res.write(42), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+      assert.throws(() => res.write(null), { name: 'TypeError', code: 'ERR_STREAM_NULL_VALUES' })
+      res.end(':bye\n\n', () => written.push('ended'))
+    })
+  })
+  t.after(() => srv.close())
+
+  const [raw, client] = await srv.open('/')
+  await raw.closed()
+  assert.equal((await gone)[0], 'removed')
+  const id = client.id
+  assert.equal(raw.text, `:hi\n\nid: ${id}\ndata: x\n\nretry: 5\n\n:later\n\nid: ${id}\ndata: y\n\n:bye\n\n`)
+  assert.ok(bodyBytes(raw).endsWith('\r\n0\r\n\r\n'), 'the terminating chunk ends the stream')
+  assert.equal(bodyBytes(raw).indexOf('0\r\n\r\n'), bodyBytes(raw).length - 5, 'once')
+  assert.deepEqual(written, [null, 'ended'])
+  // Gone: a write is refused as Node refuses one to a destroyed stream.
+  const late = await new Promise((resolve) => assert.equal(firstRes.write('z', resolve), false))
+  assert.equal(late.code, 'ERR_STREAM_DESTROYED')
+
+  const [raw2, client2] = await srv.open('/end-now')
+  await raw2.closed()
+  const frame = `id: ${client2.id}\ndata: first\n\n`
+  assert.equal(bodyBytes(raw2), `${Buffer.byteLength(frame).toString(16)}\r\n${frame}\r\n0\r\n\r\n`)
+  assert.equal(sse.clients.length, 0)
+})
+
 test('server.close() does not wait for detached clients; sse.close() ends them', { skip: SKIP }, async () => {
   const srv = http.createServer((req, res) => sse.add(req, res, { detach: true }))
   srv.listen(0, '127.0.0.1')

@@ -460,7 +460,21 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   function wrappedWrite() {
     const conn = this != null ? this[kConn] : undefined
     if (conn === undefined) return ServerResponse.prototype.write.apply(this, arguments)
+    const detached = handedOver(conn)
+    if (detached !== undefined) return detached.appWrite(arguments)
     return aroundAppWrite(conn, conn.write, this, arguments)
+  }
+
+  /**
+   * The detached connection (lib/detach.js) that `conn`'s client was handed over to, while
+   * it is live: the app's own `res.write`/`res.end` on the response it added then go to
+   * Rust, which writes the client from then on (Node's socket is released).
+   */
+  function handedOver(conn) {
+    const live = conns.get(conn.client.id)
+    return live !== conn && live !== undefined && live.detached === true && live.client === conn.client
+      ? live
+      : undefined
   }
 
   /** Calls `fn` (a write of the app's own) on `res` after what is queued for `conn`. */
@@ -486,6 +500,11 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   function wrappedEnd() {
     const conn = this != null ? this[kConn] : undefined
     if (conn === undefined) return ServerResponse.prototype.end.apply(this, arguments)
+    const detached = handedOver(conn)
+    if (detached !== undefined) {
+      detached.appEnd(arguments)
+      return this
+    }
     flushNow(conn)
     removeConn(conn)
     return conn.end.apply(this, arguments)

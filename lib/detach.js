@@ -16,10 +16,11 @@ const TRIES = 3
 const EMPTY = Buffer.alloc(0)
 
 /**
- * `hub`, `conns` (id -> connection), and `busy()`: whether a batch is being written (a
- * hand-over then waits for the socket's next write callback, never splitting a batch).
+ * `hub`, `conns` (id -> connection), `busy()`: whether a batch is being written (a
+ * hand-over then waits for the socket's next write callback, never splitting a batch),
+ * and `release(conn)`: `sse.remove`'s (what waits is written, then the stream ends).
  */
-function createDetach({ hub, conns, busy }) {
+function createDetach({ hub, conns, busy, release }) {
   let byDefault = FORCE_DETACH
 
   /**
@@ -45,6 +46,31 @@ function createDetach({ hub, conns, busy }) {
 
     /** Never called with bytes (Rust writes a detached client); here for the writer's shape. */
     put() {}
+
+    /**
+     * The app's `res.write(chunk[, encoding][, callback])` on the response it added, after
+     * the hand-over (lib/connection.js routes it here): Rust writes the bytes after what
+     * is queued, in the client's stream. False, with the callback given an error, once
+     * the client is gone; arguments Node refuses are refused the same way.
+     */
+    appWrite(args) {
+      const [bytes, callback] = writeArgs(args, false)
+      const ok = bytes === null ? this.live() : hub.writeRaw(this.client.id, bytes)
+      if (callback !== undefined) process.nextTick(callback, ok ? null : ended())
+      return ok
+    }
+
+    /**
+     * The app's `res.end([chunk][, encoding][, callback])` after the hand-over: the chunk
+     * goes after what is queued, then the stream ends as with `sse.remove(client)` (the
+     * terminating chunk, then the connection closes; 'remove' with reason 'removed').
+     */
+    appEnd(args) {
+      const [bytes, callback] = writeArgs(args, true)
+      if (bytes !== null) hub.writeRaw(this.client.id, bytes)
+      release(this)
+      if (callback !== undefined) process.nextTick(callback)
+    }
   }
   // Shared by every record (on the prototype, so a record is one field).
   Object.assign(DetachedConnection.prototype, { res: null, write: null, end: null, path: 'detached', detached: true })
@@ -94,7 +120,7 @@ function createDetach({ hub, conns, busy }) {
     // request and response emit 'close' then. Inside the request's handler, Node's parser
     // has not finished the request yet: once it has (not 'aborted').
     if (req.complete) socket.destroy()
-    else process.nextTick(release, socket)
+    else process.nextTick(letGo, socket)
   }
 
   return {
@@ -111,8 +137,47 @@ function createDetach({ hub, conns, busy }) {
   }
 }
 
+/**
+ * `res.write`'s or `res.end`'s arguments as Node takes them: [bytes or null, callback].
+ * A chunk that is not a string or bytes is a TypeError, as in Node (`end` takes none).
+ */
+function writeArgs(args, isEnd) {
+  let [chunk, encoding, callback] = args
+  if (typeof chunk === 'function') {
+    callback = chunk
+    chunk = undefined
+    encoding = undefined
+  } else if (typeof encoding === 'function') {
+    callback = encoding
+    encoding = undefined
+  }
+  if (typeof callback !== 'function') callback = undefined
+  if (chunk === undefined || (isEnd && chunk === null)) return [null, callback]
+  if (chunk === null) {
+    const err = new TypeError('May not write null values to stream')
+    err.code = 'ERR_STREAM_NULL_VALUES'
+    throw err
+  }
+  let bytes
+  if (typeof chunk === 'string') bytes = Buffer.from(chunk, encoding ?? 'utf8')
+  else if (chunk instanceof Uint8Array) bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  else {
+    const err = new TypeError(`The "chunk" argument must be of type string or an instance of Buffer or Uint8Array. Received ${describe(chunk)}`)
+    err.code = 'ERR_INVALID_ARG_TYPE'
+    throw err
+  }
+  return [bytes, callback]
+}
+
+/** What a write to a detached client that is gone gives its callback. */
+function ended() {
+  const err = new Error('Cannot call write after a stream was destroyed')
+  err.code = 'ERR_STREAM_DESTROYED'
+  return err
+}
+
 /** Node lets go of a detached connection: closes its own descriptor of it. */
-function release(socket) {
+function letGo(socket) {
   socket.destroy()
 }
 

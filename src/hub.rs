@@ -292,6 +292,24 @@ impl Hub {
         Ok(())
     }
 
+    /// Queues bytes the app wrote itself (a detached client's `res.write` after the
+    /// hand-over, `lib/detach.js`) after what waits, as they are; false when the client
+    /// is not registered.
+    #[napi(catch_unwind)]
+    pub fn write_raw(&self, env: Env, id: u32, bytes: Buffer) -> bool {
+        let wake = {
+            let mut st = self.shared.lock();
+            let State { reg, out, .. } = &mut *st;
+            let Some(outbox) = reg.get_mut(id) else {
+                return false;
+            };
+            !bytes.is_empty()
+                && out.push(id, outbox, bytes.len(), |buf| buf.extend_from_slice(&bytes))
+        };
+        self.woke(&env, wake);
+        true
+    }
+
     /// Queues one event for every member of `room` (`"*"`: every client); returns how many.
     #[napi(catch_unwind)]
     pub fn broadcast(
