@@ -98,9 +98,10 @@ test('a fresh node:http response keeps no header map, and only our wrappers as o
   const [a, b, c] = seen
   assert.deepEqual(a.names, [], 'no header map on a fresh response')
   assert.deepEqual(b.names, ['x-app', 'x-accel-buffering', 'content-type', 'cache-control', 'connection'])
-  // Our wrappers (write, end, _send) and the response's connection: nothing per client beyond.
+  // Our wrappers (write, end, _send, and emit, which removes the client on 'close' and
+  // 'prefinish' without a listener) and the response's connection: nothing per client beyond.
   const ours = a.added.filter((k) => !c.added.includes(k))
-  assert.deepEqual(ours, ['Symbol(simple-sse-rs connection)', '_send', 'end', 'write'])
+  assert.deepEqual(ours, ['Symbol(simple-sse-rs connection)', '_send', 'emit', 'end', 'write'])
   // Node's copy of the header block it sent (~200 bytes a client) is let go once it went
   // out; the response still counts as having sent its headers.
   for (const r of [a, b]) {
