@@ -141,12 +141,20 @@ async function runLib(lib) {
       // The same RSS less the pages V8 holds but leaves unused (how its heap is sized):
       // what the objects cost.
       usedKB: kb((inUse(b.settled) - inUse(a.settled)) / added),
+      // Of which outside V8's heap: the main thread's malloc arena ([heap]), and the rest
+      // (other threads' arenas, large allocations, thread stacks).
+      mallocKB: b.settled.rssMalloc === null ? null : kb((b.settled.rssMalloc - a.settled.rssMalloc) / added),
+      otherNativeKB:
+        b.settled.rssMalloc === null
+          ? null
+          : kb((inUse(b.settled) - b.settled.heapUsed - b.settled.rssMalloc - (inUse(a.settled) - a.settled.heapUsed - a.settled.rssMalloc)) / added),
       rssSettledKB: kb((b.settled.rss - a.settled.rss) / added),
       anonymous: b.settled.rssAnon !== null,
     }
     console.log(
       `  ${lib.padEnd(14)} memory per client (${MEM_AT.toLocaleString('en')} → ${WIDE.toLocaleString('en')}): ` +
-        `${memory.settledKB} KB settled, ${memory.afterConnectKB} KB right after connecting`,
+        `${memory.settledKB} KB settled, ${memory.afterConnectKB} KB right after connecting ` +
+        `(V8 heap ${memory.heapSettledKB}, malloc arena ${memory.mallocKB}, other native ${memory.otherNativeKB})`,
     )
     const info = await server.call('info')
     delete info.id
@@ -222,14 +230,14 @@ function text(doc) {
   parts.push(`memory per client: anonymous RSS, ${doc.params.memAt.toLocaleString('en')} → ${doc.params.wide.toLocaleString('en')} clients (marginal), after ${doc.params.settleS} s idle with a gc() each second, the last one compacting`)
   parts.push(
     table(
-      ['library', 'settled KB', 'right after connecting KB', 'average incl. fixed KB', 'V8 heap KB', "less V8's free pages KB", 'clients detached'],
+      ['library', 'settled KB', 'right after connecting KB', 'average incl. fixed KB', 'V8 heap KB', 'malloc arena KB', 'other native KB', "less V8's free pages KB", 'clients detached'],
       [
         ...doc.libs.map((lib) => {
           const m = r[lib].memory
           const d = r[lib].info.clients !== undefined ? `${r[lib].info.detached} of ${r[lib].info.clients}` : '—'
-          return [lib, m.settledKB, m.afterConnectKB, m.settledAverageKB, m.heapSettledKB, m.usedKB ?? '—', d]
+          return [lib, m.settledKB, m.afterConnectKB, m.settledAverageKB, m.heapSettledKB, m.mallocKB ?? '—', m.otherNativeKB ?? '—', m.usedKB ?? '—', d]
         }),
-        ['uWebSockets.js (quoted)', UWS_SETTLED_KB, '1.2', '—', '—', '—', '—'],
+        ['uWebSockets.js (quoted)', UWS_SETTLED_KB, '1.2', '—', '—', '—', '—', '—', '—'],
       ],
     ),
   )
