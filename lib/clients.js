@@ -35,6 +35,26 @@ const FOLDS = ['reduce', 'reduceRight']
 /** Methods that call back nothing. */
 const LOOKUPS = ['indexOf', 'lastIndexOf', 'includes', 'slice', 'at']
 
+/**
+ * Where `id` sits in `list`, sorted by ascending id (`idOf(entry)`): its index, or
+ * -1 - the index where it would go.
+ */
+function searchById(list, id, idOf) {
+  let lo = 0
+  let hi = list.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const atId = idOf(list[mid])
+    if (atId === id) return mid
+    if (atId < id) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1 - lo
+}
+
+/** A client's or a marker's id (anything else the app put in the array: undefined). */
+const idOfEntry = (entry) => (entry !== null && typeof entry === 'object' ? entry.id : undefined)
+
 /** What a removed client's slot holds until the next compaction. */
 class Gone {
   constructor(id) {
@@ -61,18 +81,8 @@ function createClientList() {
 
   /** Where `client` sits: binary search by id, or a scan if the app reordered the array. */
   function find(client) {
-    const id = client.id
-    let lo = 0
-    let hi = list.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const at = list[mid]
-      const atId = at !== null && typeof at === 'object' ? at.id : undefined
-      if (atId === id) return at === client ? mid : list.indexOf(client)
-      if (atId < id) lo = mid + 1
-      else hi = mid - 1
-    }
-    return list.indexOf(client)
+    const at = searchById(list, client.id, idOfEntry)
+    return at >= 0 && list[at] === client ? at : list.indexOf(client)
   }
 
   // Not enumerable and hidden by the traps below: only util.inspect finds it.
@@ -216,4 +226,4 @@ function createClientList() {
   }
 }
 
-module.exports = { createClientList }
+module.exports = { createClientList, searchById }

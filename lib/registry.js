@@ -5,7 +5,10 @@
 // Rust keeps the same registry for delivery (src/registry.rs); this one keeps the JS objects.
 
 const { describe, show, warnOnce } = require('./checks')
-const { createClientList } = require('./clients')
+const { createClientList, searchById } = require('./clients')
+
+/** A slot's id: a connection's client's, or the id a removed one left. */
+const idOfSlot = (slot) => (typeof slot === 'number' ? slot : slot.client.id)
 
 /**
  * id -> connection, for ids that only grow (Rust gives them out in add order): a sorted
@@ -27,18 +30,7 @@ class ById {
 
   /** Where `id` sits, or -1 - where it would go. */
   find(id) {
-    const slots = this.slots
-    let lo = 0
-    let hi = slots.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const at = slots[mid]
-      const atId = typeof at === 'number' ? at : at.client.id
-      if (atId === id) return mid
-      if (atId < id) lo = mid + 1
-      else hi = mid - 1
-    }
-    return -1 - lo
+    return searchById(this.slots, id, idOfSlot)
   }
 
   get(id) {

@@ -295,6 +295,29 @@ pub(crate) fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(CRLF);
 }
 
+/// The HTTP/1.1 chunks in `wire`, decoded; each chunk must end in CRLF. For tests here,
+/// in `delivery` and in `writer`.
+#[cfg(test)]
+pub(crate) fn test_dechunk(wire: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        let line = wire[at..]
+            .windows(2)
+            .position(|w| w == CRLF)
+            .expect("size line");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&wire[at..at + line]).expect("hex"), 16)
+                .expect("hex");
+        at += line + 2;
+        out.extend_from_slice(&wire[at..at + size]);
+        at += size;
+        assert_eq!(&wire[at..at + 2], CRLF, "a chunk ends in CRLF");
+        at += 2;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

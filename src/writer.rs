@@ -258,7 +258,7 @@ fn expand_parts(st: &mut State, js_waiting: &AtomicUsize) -> bool {
 mod tests {
     use crate::delivery::{Batch, Delivery, Outbox};
     use crate::direct::{test_pair, test_read_all, Fd};
-    use crate::outbox::{Writer, CRLF};
+    use crate::outbox::{test_dechunk, Writer};
     use crate::registry::Registry;
     use parking_lot::Mutex;
     use std::io::Read;
@@ -306,25 +306,6 @@ mod tests {
             wake |= st.out.write_handed(&mut st.reg, id);
         }
         wake
-    }
-
-    /// The HTTP/1.1 chunks in `wire`, decoded.
-    fn dechunk(wire: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while at < wire.len() {
-            let line = wire[at..]
-                .windows(2)
-                .position(|w| w == CRLF)
-                .expect("size line");
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&wire[at..at + line]).expect("hex"), 16)
-                    .expect("hex");
-            at += line + 2;
-            out.extend_from_slice(&wire[at..at + size]);
-            at += size + 2;
-        }
-        out
     }
 
     #[test]
@@ -396,7 +377,7 @@ mod tests {
         done.store(true, Ordering::Release);
         let writes = writer.join().expect("writer");
         let wire = reader.join().expect("reader");
-        assert_eq!(dechunk(&wire), sent, "every frame, in order, once");
+        assert_eq!(test_dechunk(&wire), sent, "every frame, in order, once");
         assert!(writes <= 2000, "{writes} writes");
     }
 
@@ -440,7 +421,7 @@ mod tests {
         write_queue(&mut st);
         let rest = test_read_all(&mut peer);
         let wire = [from_kernel, handed, rest].concat();
-        assert_eq!(dechunk(&wire), sent, "every byte once, in order");
+        assert_eq!(test_dechunk(&wire), sent, "every byte once, in order");
     }
 
     #[test]
@@ -567,7 +548,8 @@ mod tests {
                 "the socket that took number {number} got {} bytes",
                 got.len()
             );
-            let old = String::from_utf8(dechunk(&reader.join().expect("reader"))).expect("utf-8");
+            let old =
+                String::from_utf8(test_dechunk(&reader.join().expect("reader"))).expect("utf-8");
             assert!(!old.contains("after") && !old.contains("late"));
             drop(reused);
         }
@@ -670,7 +652,7 @@ mod tests {
         st.out.flush(&mut st.reg);
         writer_pass(&mut st);
         for (id, _, peer) in &mut clients {
-            let text = String::from_utf8(dechunk(&test_read_all(peer))).expect("utf-8");
+            let text = String::from_utf8(test_dechunk(&test_read_all(peer))).expect("utf-8");
             let beat = std::str::from_utf8(crate::frame::HEARTBEAT).expect("utf-8");
             assert_eq!(text, format!("{beat}id: {id}\ndata: b\n\n"));
         }

@@ -2,7 +2,7 @@
 //! registry of outboxes without sockets.
 
 use super::*;
-use crate::outbox::{push_chunk_size, CRLF};
+use crate::outbox::{push_chunk_size, test_dechunk, CRLF};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 fn setup(n: usize) -> (Registry<Outbox>, Delivery, Vec<u32>) {
@@ -488,23 +488,7 @@ mod direct_clients {
         let rest = d.take(ob(&mut reg, id));
         let wire = [direct_part, handed[0].1.clone(), rest].concat();
         // Decode the chunks: together they are exactly what was sent, in order.
-        let mut decoded = Vec::new();
-        let mut at = 0;
-        while at < wire.len() {
-            let line = wire[at..]
-                .windows(2)
-                .position(|w| w == CRLF)
-                .expect("size line");
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&wire[at..at + line]).expect("hex"), 16)
-                    .expect("hex");
-            at += line + 2;
-            decoded.extend_from_slice(&wire[at..at + size]);
-            at += size;
-            assert_eq!(&wire[at..at + 2], CRLF);
-            at += 2;
-        }
-        assert_eq!(decoded, sent);
+        assert_eq!(test_dechunk(&wire), sent);
     }
 
     #[test]
