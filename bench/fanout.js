@@ -12,7 +12,8 @@
 //      marginal cost of one connection;
 //   3. 19,000 clients: the same 50 events.
 // Each fan-out reports the server's event-loop delay p99 and max (monitorEventLoopDelay,
-// 1 ms resolution, from the first broadcast until every client received every event),
+// 1 ms resolution, from the first broadcast until every client received every event; the
+// ratios use the p99 beyond the monitor's own 1 ms interval, which an idle loop fills),
 // server CPU (user + system over the same span), how long each broadcast('*', …) call took
 // to return (median), and lost or duplicated events. Ratios are against the floor measured
 // in the same run; the targets are issue 21's. Results: bench/results/fanout.json.
@@ -64,6 +65,8 @@ async function fanout(server, clients, count) {
     systemMs: s.systemMs,
     loopP99Ms: s.loopP99Ms,
     loopMaxMs: s.loopMaxMs,
+    loopP99OverMs: s.loopP99OverMs,
+    loopMaxOverMs: s.loopMaxOverMs,
     broadcastMedianUs: s.broadcastMedianUs,
     broadcastMaxUs: s.broadcastMaxUs,
     missing: settled.missing,
@@ -81,13 +84,13 @@ async function measuredFanout(lib, server, clients) {
   const runs = []
   for (let i = 0; i < REPS; i++) runs.push(await fanout(server, clients, COUNT))
   const out = { clients: clients.length, events: COUNT, reps: REPS, cpuMsRuns: runs.map((r) => round(r.cpuMs)), loopP99MsRuns: runs.map((r) => round(r.loopP99Ms)) }
-  for (const key of ['cpuMs', 'userMs', 'systemMs', 'loopP99Ms', 'loopMaxMs', 'broadcastMedianUs', 'broadcastMaxUs', 'p99Ms']) {
+  for (const key of ['cpuMs', 'userMs', 'systemMs', 'loopP99Ms', 'loopMaxMs', 'loopP99OverMs', 'loopMaxOverMs', 'broadcastMedianUs', 'broadcastMaxUs', 'p99Ms']) {
     out[key] = round(median(runs.map((r) => r[key])))
   }
   out.missing = runs.reduce((sum, r) => sum + r.missing, 0)
   out.extra = runs.reduce((sum, r) => sum + r.extra, 0)
   console.log(
-    `  ${lib.padEnd(14)} ${String(clients.length).padStart(6)} clients: loop delay p99 ${out.loopP99Ms} ms (max ${out.loopMaxMs}), ` +
+    `  ${lib.padEnd(14)} ${String(clients.length).padStart(6)} clients: loop delay p99 ${out.loopP99Ms} ms (max ${out.loopMaxMs}; beyond the 1 ms interval ${out.loopP99OverMs}), ` +
       `CPU ${out.cpuMs} ms, broadcast returns in ${out.broadcastMedianUs} µs (median), missing ${out.missing}, extra ${out.extra}`,
   )
   return out
@@ -179,8 +182,9 @@ function targets(results) {
     if (floor) {
       for (const size of ['wide', 'small']) {
         const n = r[size].clients.toLocaleString('en')
-        const loop = r[size].loopP99Ms / floor[size].loopP99Ms
-        check(`${lib}, ${n} clients: loop delay p99 ≤ ${TARGETS.loopP99VsFloor}× floor`, loop, TARGETS.loopP99VsFloor, loop <= TARGETS.loopP99VsFloor, note)
+        // How late the loop was: the monitor's p99 beyond its own 1 ms interval.
+        const loop = r[size].loopP99OverMs / floor[size].loopP99OverMs
+        check(`${lib}, ${n} clients: loop delay p99 ≤ ${TARGETS.loopP99VsFloor}× floor (beyond the monitor's 1 ms interval)`, loop, TARGETS.loopP99VsFloor, loop <= TARGETS.loopP99VsFloor, note)
         const cpu = r[size].cpuMs / floor[size].cpuMs
         check(`${lib}, ${n} clients: CPU ≤ ${TARGETS.cpuVsFloor}× floor`, cpu, TARGETS.cpuVsFloor, cpu <= TARGETS.cpuVsFloor, note)
       }
@@ -218,10 +222,10 @@ function text(doc) {
     parts.push(`${n} clients, ${doc.params.events} × 64 B to all, one per event-loop turn (median of ${doc.params.reps})`)
     parts.push(
       table(
-        ['library', 'loop p99 ms', 'loop max ms', '÷ floor', 'CPU ms', '÷ floor', 'broadcast returns µs (median)', 'missing', 'extra'],
+        ['library', 'loop p99 ms', 'loop max ms', 'p99 beyond 1 ms interval', '÷ floor', 'CPU ms', '÷ floor', 'broadcast returns µs (median)', 'missing', 'extra'],
         doc.libs.map((lib) => {
           const x = r[lib][size]
-          return [lib, x.loopP99Ms, x.loopMaxMs, vs(lib, size, 'loopP99Ms'), x.cpuMs, vs(lib, size, 'cpuMs'), x.broadcastMedianUs, x.missing, x.extra]
+          return [lib, x.loopP99Ms, x.loopMaxMs, x.loopP99OverMs, vs(lib, size, 'loopP99OverMs'), x.cpuMs, vs(lib, size, 'cpuMs'), x.broadcastMedianUs, x.missing, x.extra]
         }),
       ),
     )
@@ -267,8 +271,8 @@ async function main() {
     )
   }
   notes.push(
-    `loop delay: an idle event loop reads about 1.1 ms at p99 with the monitor's 1 ms resolution, so at ${SMALL.toLocaleString('en')} clients ` +
-      `0.05× the floor's p99 (${results[FLOOR] ? round(results[FLOOR].small.loopP99Ms * 0.05) : '?'} ms) is below what can be measured; the target is meant at ${WIDE.toLocaleString('en')}.`,
+    `loop delay: monitorEventLoopDelay records the time between runs of its 1 ms timer, so an idle loop reads about 1.1 ms at p99; ` +
+      `how late the loop was is the part beyond that interval ("p99 beyond 1 ms interval"), which the ratios and targets use (as Fastify's under-pressure does).`,
   )
   notes.push(`uWebSockets.js is not measured here (the npm registry's only build, @btc-vision/uwebsockets.js 20.57.0, needs glibc 2.38; this machine has 2.36); its ${UWS_SETTLED_KB} KB settled per client (1.2 KB right after connecting) are the figures quoted in issue 21.`)
   const doc = {
@@ -287,7 +291,7 @@ async function main() {
     },
     params: { small: SMALL, wide: WIDE, memAt: MEM_AT, events: COUNT, warmupEvents: WARMUP_COUNT, reps: REPS, settleS: SETTLE_S, size: 64 },
     method: {
-      loopDelay: 'server perf_hooks.monitorEventLoopDelay({ resolution: 1 }) from the first broadcast until the loader received every event: p99 and max, median of the runs',
+      loopDelay: 'server perf_hooks.monitorEventLoopDelay({ resolution: 1 }) from the first broadcast until the loader received every event: p99 and max, median of the runs; the ratios use the p99 less the 1 ms sampling interval',
       cpu: 'server process.cpuUsage() (user + system) over the same span; median of the runs',
       broadcast: "how long each broadcast('*', data) call took to return in the server (median over the run's calls, median of the runs)",
       memory: `anonymous RSS (RssAnon, /proc/self/status) after ${SETTLE_S} s idle with a gc() each second (the last one compacting), at ${MEM_AT} and ${WIDE} clients: the difference divided by the clients added`,
