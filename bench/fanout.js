@@ -102,6 +102,8 @@ const kb = (bytes) => round(bytes / 1024, 3)
 const anon = (m) => (m.rssAnon !== null ? m.rssAnon : m.rss)
 /** Anonymous RSS less V8's resident but unused heap (its physical size less what it uses). */
 const inUse = (m) => anon(m) - (m.v8Physical - m.heapUsed)
+/** Native memory outside V8's heap and the main malloc arena (other arenas, large allocations, stacks). */
+const otherNative = (m) => inUse(m) - m.heapUsed - m.rssMalloc
 
 async function runLib(lib) {
   const started = Date.now()
@@ -147,10 +149,7 @@ async function runLib(lib) {
       // Of which outside V8's heap: the main thread's malloc arena ([heap]), and the rest
       // (other threads' arenas, large allocations, thread stacks).
       mallocKB: b.settled.rssMalloc === null ? null : kb((b.settled.rssMalloc - a.settled.rssMalloc) / added),
-      otherNativeKB:
-        b.settled.rssMalloc === null
-          ? null
-          : kb((inUse(b.settled) - b.settled.heapUsed - b.settled.rssMalloc - (inUse(a.settled) - a.settled.heapUsed - a.settled.rssMalloc)) / added),
+      otherNativeKB: b.settled.rssMalloc === null ? null : kb((otherNative(b.settled) - otherNative(a.settled)) / added),
       rssSettledKB: kb((b.settled.rss - a.settled.rss) / added),
       anonymous: b.settled.rssAnon !== null,
     }

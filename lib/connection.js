@@ -490,10 +490,14 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
    * Rust, which writes the client from then on (Node's socket is released).
    */
   function handedOver(conn) {
+    const live = registeredFor(conn)
+    return live !== conn && live !== undefined && live.detached === true ? live : undefined
+  }
+
+  /** The connection registered now for `conn`'s client (itself, or what it was handed to). */
+  function registeredFor(conn) {
     const live = conns.get(conn.client.id)
-    return live !== conn && live !== undefined && live.detached === true && live.client === conn.client
-      ? live
-      : undefined
+    return live !== undefined && live.client === conn.client ? live : undefined
   }
 
   /** Calls `fn` (a write of the app's own) on `res` after what is queued for `conn`. */
@@ -725,9 +729,7 @@ function createWriter({ hub, conns, removeConn, onDrop, onBatchDone }) {
   /** The registered connection of a response, if any (once handed over to Rust, its client's). */
   function addedWith(res) {
     const conn = res[kConn]
-    if (conn === undefined) return undefined
-    const live = conns.get(conn.client.id)
-    return live !== undefined && live.client === conn.client ? live : undefined
+    return conn === undefined ? undefined : registeredFor(conn)
   }
 
   return { Connection, onWake, flushAll, flushNow, release, queued, busy, addedWith }

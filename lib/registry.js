@@ -43,8 +43,7 @@ class ById {
   set(id, conn) {
     const slots = this.slots
     const last = slots.length - 1
-    const lastAt = last < 0 ? undefined : slots[last]
-    if (last < 0 || (typeof lastAt === 'number' ? lastAt : lastAt.client.id) < id) {
+    if (last < 0 || idOfSlot(slots[last]) < id) {
       slots.push(conn)
       return this
     }
